@@ -1,0 +1,35 @@
+"""Root test configuration: the main suite runs against real PostgreSQL and real Redis.
+
+``make test`` (and ``.ci/run``) set DATABASE_URL and REDIS_URL. Running the suite on anything else
+is an error, not a skip: a green run on SQLite would prove nothing about production.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django_redis import get_redis_connection
+
+pytest_plugins = ["portfolio.tests.fixtures"]
+
+
+def pytest_sessionstart(session):
+    # Fail fast with a clear message before any test runs.
+    engine = settings.DATABASES["default"]["ENGINE"]
+    backend = settings.CACHES["default"]["BACKEND"]
+    problems = []
+    if engine != "django.db.backends.postgresql":
+        problems.append(f"DATABASE_URL must point at PostgreSQL (got {engine})")
+    if backend != "django_redis.cache.RedisCache":
+        problems.append(f"REDIS_URL must point at Redis (got {backend})")
+    if problems:
+        raise pytest.UsageError("; ".join(problems) + " — run the suite with `make test`.")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _services_answer(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        assert connection.vendor == "postgresql"
+    client = get_redis_connection("default")
+    assert client.ping() is True, "Redis did not answer PING"

@@ -1,0 +1,37 @@
+"""Desk roles for the API.
+
+Groups (created by a migration): viewer reads; trader also writes book data. Superusers may do
+everything. A view narrows who may write with ``write_groups`` (default: trader).
+"""
+
+from __future__ import annotations
+
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+READ_GROUPS = frozenset({"viewer", "trader", "approver", "risk"})
+
+
+def user_groups(user) -> frozenset[str]:
+    cached = getattr(user, "_pms_groups", None)
+    if cached is None:
+        cached = frozenset(user.groups.values_list("name", flat=True))
+        user._pms_groups = cached
+    return cached
+
+
+class DeskRolePermission(BasePermission):
+    message = "your role does not allow this action"
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        if user.is_superuser:
+            return True
+        groups = user_groups(user)
+        if request.method in SAFE_METHODS:
+            return bool(groups & READ_GROUPS) or user.is_staff
+        write_groups = getattr(view, "write_groups", frozenset({"trader"}))
+        if getattr(view, "staff_may_write", False) and user.is_staff:
+            return True
+        return bool(groups & write_groups)

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+from django.contrib import admin
+
+from .models import (
+    CashFlow,
+    Execution,
+    Instrument,
+    NavSnapshot,
+    Portfolio,
+    Position,
+    PositionSnapshot,
+    Price,
+    Strategy,
+)
+
+
+@admin.register(Portfolio)
+class PortfolioAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "base_currency", "inception_date", "initial_capital"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(Instrument)
+class InstrumentAdmin(admin.ModelAdmin):
+    list_display = [
+        "symbol",
+        "name",
+        "asset_class",
+        "currency",
+        "multiplier",
+        "active",
+        "last_price",
+    ]
+    list_filter = ["asset_class", "currency", "active"]
+    search_fields = ["symbol", "name"]
+
+
+@admin.register(Strategy)
+class StrategyAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "asset_class", "risk_budget", "active"]
+    list_filter = ["asset_class", "active"]
+
+
+@admin.register(Price)
+class PriceAdmin(admin.ModelAdmin):
+    list_display = ["instrument", "date", "close"]
+    list_filter = ["instrument"]
+    date_hierarchy = "date"
+
+
+@admin.register(CashFlow)
+class CashFlowAdmin(admin.ModelAdmin):
+    list_display = ["portfolio", "date", "amount", "note"]
+    list_filter = ["portfolio"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Ledger-derived rows change only through services (the ledger, mark-to-market)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Execution)
+class ExecutionAdmin(ReadOnlyAdmin):
+    list_display = [
+        "trade_date",
+        "portfolio",
+        "instrument",
+        "strategy",
+        "quantity",
+        "price",
+        "source",
+        "user",
+    ]
+    list_filter = ["portfolio", "strategy", "source"]
+    search_fields = ["instrument__symbol"]
+    date_hierarchy = "trade_date"
+
+
+@admin.register(Position)
+class PositionAdmin(ReadOnlyAdmin):
+    list_display = [
+        "portfolio",
+        "instrument",
+        "strategy",
+        "quantity",
+        "avg_cost",
+        "realized_pnl",
+        "status",
+    ]
+    list_filter = ["portfolio", "strategy", "status"]
+    search_fields = ["instrument__symbol"]
+
+
+@admin.register(PositionSnapshot)
+class PositionSnapshotAdmin(ReadOnlyAdmin):
+    list_display = ["date", "position", "quantity", "price", "exposure", "total_pnl", "daily_pnl"]
+    date_hierarchy = "date"
+
+
+@admin.register(NavSnapshot)
+class NavSnapshotAdmin(ReadOnlyAdmin):
+    list_display = ["portfolio", "date", "nav", "daily_pnl", "flow", "daily_return"]
+    list_filter = ["portfolio"]
+    date_hierarchy = "date"

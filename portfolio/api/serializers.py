@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from ..models import CashFlow, Instrument, NavSnapshot, Portfolio, Position, Price, Strategy
+
+QTY = {"max_digits": 24, "decimal_places": 8}
+PRICE = {"max_digits": 24, "decimal_places": 10}
+MONEY = {"max_digits": 28, "decimal_places": 8}
+
+
+class PortfolioSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Portfolio
+        fields = ["id", "code", "name", "base_currency", "inception_date", "initial_capital"]
+
+
+class StrategySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Strategy
+        fields = ["id", "code", "name", "asset_class", "active", "risk_budget"]
+
+
+class InstrumentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Instrument
+        fields = [
+            "id",
+            "symbol",
+            "name",
+            "asset_class",
+            "currency",
+            "multiplier",
+            "active",
+            "last_price",
+            "last_price_at",
+        ]
+        read_only_fields = ["last_price", "last_price_at"]
+
+    def validate_multiplier(self, value):
+        if value <= 0:
+            raise serializers.ValidationError("must be greater than zero")
+        return value
+
+
+class PriceSerializer(serializers.ModelSerializer):
+    symbol = serializers.CharField(source="instrument.symbol", read_only=True)
+
+    class Meta:
+        model = Price
+        fields = ["symbol", "date", "close"]
+
+
+class PriceLoadRowSerializer(serializers.Serializer):
+    symbol = serializers.CharField(max_length=30)
+    date = serializers.DateField()
+    close = serializers.DecimalField(**PRICE)
+
+
+class PriceUpdateSerializer(serializers.Serializer):
+    symbol = serializers.CharField(max_length=30)
+    price = serializers.DecimalField(**PRICE)
+
+
+class PositionSerializer(serializers.ModelSerializer):
+    portfolio = serializers.CharField(source="portfolio.code", read_only=True)
+    symbol = serializers.CharField(source="instrument.symbol", read_only=True)
+    strategy = serializers.CharField(source="strategy.code", read_only=True)
+
+    class Meta:
+        model = Position
+        fields = [
+            "id",
+            "portfolio",
+            "symbol",
+            "strategy",
+            "quantity",
+            "avg_cost",
+            "realized_pnl",
+            "status",
+            "opened_date",
+            "closed_date",
+        ]
+
+
+class PositionOpenSerializer(serializers.Serializer):
+    symbol = serializers.CharField(max_length=30)
+    quantity = serializers.DecimalField(**QTY, help_text="signed: + buys, − sells")
+    price = serializers.DecimalField(**PRICE)
+    strategy = serializers.CharField(
+        max_length=30, required=False, allow_blank=True, help_text="default MANUAL"
+    )
+    trade_date = serializers.DateField()
+
+
+class PositionCloseSerializer(serializers.Serializer):
+    price = serializers.DecimalField(**PRICE)
+    quantity = serializers.DecimalField(
+        **QTY, required=False, help_text="unsigned; omit to close everything"
+    )
+    trade_date = serializers.DateField()
+
+
+class ExecutionResultSerializer(serializers.Serializer):
+    execution_id = serializers.IntegerField()
+    position = PositionSerializer()
+
+
+class MtmRequestSerializer(serializers.Serializer):
+    date = serializers.DateField()
+
+
+class NavSnapshotSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = NavSnapshot
+        fields = ["date", "nav", "daily_pnl", "flow", "daily_return"]
+
+
+class CashFlowSerializer(serializers.ModelSerializer):
+    portfolio = serializers.CharField(source="portfolio.code", read_only=True)
+    amount = serializers.DecimalField(**MONEY, help_text="+ subscription, − redemption")
+
+    class Meta:
+        model = CashFlow
+        fields = ["id", "portfolio", "date", "amount", "note"]
+
+
+class BookPositionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    symbol = serializers.CharField()
+    asset_class = serializers.CharField()
+    currency = serializers.CharField()
+    strategy = serializers.CharField()
+    quantity = serializers.DecimalField(**QTY)
+    avg_cost = serializers.DecimalField(max_digits=28, decimal_places=12)
+    price = serializers.DecimalField(**PRICE)
+    price_date = serializers.DateField()
+    price_source = serializers.ChoiceField(choices=["close", "intraday"])
+    fx = serializers.DecimalField(max_digits=24, decimal_places=12)
+    exposure = serializers.DecimalField(**MONEY)
+    unrealized = serializers.DecimalField(**MONEY)
+    realized_pnl = serializers.DecimalField(**MONEY)
+    daily_pnl = serializers.DecimalField(**MONEY)
+    opened_date = serializers.DateField(allow_null=True)
+
+
+class BookSerializer(serializers.Serializer):
+    portfolio = serializers.CharField()
+    base_currency = serializers.CharField()
+    as_of = serializers.DateField()
+    nav = serializers.DecimalField(**MONEY)
+    gross_exposure = serializers.DecimalField(**MONEY)
+    net_exposure = serializers.DecimalField(**MONEY)
+    leverage = serializers.FloatField(allow_null=True)
+    exposure_by_asset_class = serializers.DictField(child=serializers.DecimalField(**MONEY))
+    exposure_by_currency = serializers.DictField(child=serializers.DecimalField(**MONEY))
+    pnl = serializers.DictField(child=serializers.DecimalField(**MONEY))
+    positions = BookPositionSerializer(many=True)

@@ -1,0 +1,208 @@
+"""Pure ledger and mark-to-market arithmetic: values in, values out; no Django, no I/O.
+
+Money stays ``Decimal`` here because the results are stored as NUMERIC and the ledger must
+rebuild to the stored rows exactly; every result is quantized to the storage scale of its column.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+# Storage scales (decimal places) of the NUMERIC columns in portfolio.models.
+QTY_PLACES = Decimal("1E-8")
+PRICE_PLACES = Decimal("1E-10")
+COST_PLACES = Decimal("1E-12")
+MONEY_PLACES = Decimal("1E-8")
+RATE_PLACES = Decimal("1E-12")
+_PRECISION = 50
+
+FxLookup = Callable[[dt.date], Decimal]
+
+
+def q(value: Decimal, places: Decimal) -> Decimal:
+    return value.quantize(places, rounding=ROUND_HALF_EVEN)
+
+
+def money(value: Decimal) -> Decimal:
+    return q(value, MONEY_PLACES)
+
+
+# --- Business days ----------------------------------------------------------------------------
+
+
+def is_business_day(day: dt.date) -> bool:
+    """Mon–Fri; the desk keeps no holiday calendar yet."""
+    return day.weekday() < 5
+
+
+def business_days(start: dt.date, end: dt.date) -> Iterator[dt.date]:
+    day = start
+    while day <= end:
+        if is_business_day(day):
+            yield day
+        day += dt.timedelta(days=1)
+
+
+def previous_business_day(day: dt.date) -> dt.date:
+    day -= dt.timedelta(days=1)
+    while not is_business_day(day):
+        day -= dt.timedelta(days=1)
+    return day
+
+
+# --- FX ---------------------------------------------------------------------------------------
+
+
+def fx_rate_from_pair(
+    *, direct_close: Decimal | None, inverse_close: Decimal | None
+) -> Decimal | None:
+    """Rate converting C to base B: close of ``CB``, else 1 / close of ``BC``; None when neither."""
+    if direct_close is not None:
+        return q(direct_close, RATE_PLACES)
+    if inverse_close is not None:
+        with localcontext() as ctx:
+            ctx.prec = _PRECISION
+            return q(ONE / inverse_close, RATE_PLACES)
+    return None
+
+
+# --- The average-cost ledger ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LedgerState:
+    quantity: Decimal = ZERO
+    avg_cost: Decimal = ZERO
+    realized_pnl: Decimal = ZERO
+    opened_date: dt.date | None = None
+    closed_date: dt.date | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.quantity != ZERO
+
+
+@dataclass(frozen=True)
+class Trade:
+    trade_date: dt.date
+    quantity: Decimal
+    price: Decimal
+
+
+def apply_trade(
+    state: LedgerState, trade: Trade, *, multiplier: Decimal, fx: FxLookup
+) -> LedgerState:
+    """Apply one execution by the average-cost method.
+
+    Same direction (or from flat): avg_cost re-weights. Opposite direction: the closed part realizes
+    (price − avg_cost) × closed quantity (signed as the position) × multiplier × fx(trade_date);
+    crossing zero closes the old position and reopens the remainder at the execution price.
+    ``fx`` is only called when something is realized.
+    """
+    if trade.quantity == ZERO:
+        raise ValueError("an execution has a non-zero quantity")
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        old_qty = state.quantity
+        new_qty = q(old_qty + trade.quantity, QTY_PLACES)
+        if old_qty == ZERO:
+            return replace(
+                state,
+                quantity=new_qty,
+                avg_cost=q(trade.price, COST_PLACES),
+                opened_date=trade.trade_date,
+                closed_date=None,
+            )
+        if (old_qty > 0) == (trade.quantity > 0):
+            avg = (old_qty * state.avg_cost + trade.quantity * trade.price) / new_qty
+            return replace(state, quantity=new_qty, avg_cost=q(avg, COST_PLACES))
+
+        # Reducing, closing or crossing zero.
+        closed_qty = old_qty if abs(trade.quantity) >= abs(old_qty) else -trade.quantity
+        realized = (trade.price - state.avg_cost) * closed_qty * multiplier * fx(trade.trade_date)
+        realized_total = money(state.realized_pnl + money(realized))
+        if new_qty == ZERO:
+            return replace(
+                state, quantity=ZERO, realized_pnl=realized_total, closed_date=trade.trade_date
+            )
+        if (new_qty > 0) == (old_qty > 0):
+            return replace(state, quantity=new_qty, realized_pnl=realized_total)
+        return LedgerState(
+            quantity=new_qty,
+            avg_cost=q(trade.price, COST_PLACES),
+            realized_pnl=realized_total,
+            opened_date=trade.trade_date,
+            closed_date=None,
+        )
+
+
+def replay(trades: Iterable[Trade], *, multiplier: Decimal, fx: FxLookup) -> LedgerState:
+    """The position a sequence of executions (in ledger order) leaves behind."""
+    state = LedgerState()
+    for trade in trades:
+        state = apply_trade(state, trade, multiplier=multiplier, fx=fx)
+    return state
+
+
+# --- Marking ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mark:
+    quantity: Decimal
+    price: Decimal
+    fx: Decimal
+    exposure: Decimal
+    realized_pnl: Decimal
+    unrealized: Decimal
+    total_pnl: Decimal
+    daily_pnl: Decimal
+
+
+def exposure(*, quantity: Decimal, multiplier: Decimal, price: Decimal, fx: Decimal) -> Decimal:
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        return money(quantity * multiplier * price * fx)
+
+
+def unrealized(
+    *, quantity: Decimal, avg_cost: Decimal, multiplier: Decimal, price: Decimal, fx: Decimal
+) -> Decimal:
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        return money((price - avg_cost) * quantity * multiplier * fx)
+
+
+def mark(
+    state: LedgerState, *, price: Decimal, fx: Decimal, multiplier: Decimal, previous_total: Decimal
+) -> Mark:
+    """Mark one position: total = realized to date + unrealized; daily = total − previous total."""
+    unreal = unrealized(
+        quantity=state.quantity, avg_cost=state.avg_cost, multiplier=multiplier, price=price, fx=fx
+    )
+    total = money(state.realized_pnl + unreal)
+    return Mark(
+        quantity=state.quantity,
+        price=price,
+        fx=fx,
+        exposure=exposure(quantity=state.quantity, multiplier=multiplier, price=price, fx=fx),
+        realized_pnl=state.realized_pnl,
+        unrealized=unreal,
+        total_pnl=total,
+        daily_pnl=money(total - previous_total),
+    )
+
+
+def daily_return(*, nav: Decimal, previous_nav: Decimal, flow: Decimal) -> float:
+    """NAV(D) / (NAV(D−1) + flow(D)) − 1; flows happen at the start of the day."""
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        start = previous_nav + flow
+        if start == ZERO:
+            return 0.0
+        return float(nav / start - ONE)

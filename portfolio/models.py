@@ -1,0 +1,230 @@
+"""The book's data: portfolios, instruments, prices, the execution ledger, positions, snapshots.
+
+Money and quantities are NUMERIC. The scales below are the ones the pure ledger in
+``calculations.py`` quantizes to, so that rebuilding a position from the ledger reproduces the
+stored row digit for digit.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+
+from .choices import AssetClass, ExecutionSource, PositionStatus
+
+QTY = {"max_digits": 24, "decimal_places": 8}
+PRICE = {"max_digits": 24, "decimal_places": 10}
+COST = {"max_digits": 28, "decimal_places": 12}
+MONEY = {"max_digits": 28, "decimal_places": 8}
+RATE = {"max_digits": 24, "decimal_places": 12}
+
+currency_validator = RegexValidator(r"^[A-Z]{3}$", "a currency is three capital letters")
+
+
+class Portfolio(models.Model):
+    code = models.CharField(max_length=20, unique=True)
+    name = models.CharField(max_length=200)
+    base_currency = models.CharField(max_length=3, validators=[currency_validator], default="USD")
+    inception_date = models.DateField()
+    initial_capital = models.DecimalField(**MONEY, validators=[MinValueValidator(Decimal(0))])
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class CashFlow(models.Model):
+    """A subscription (+) or redemption (−); it happens at the start of its day."""
+
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.PROTECT, related_name="cash_flows")
+    date = models.DateField()
+    amount = models.DecimalField(**MONEY)
+    note = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["portfolio", "date", "id"]
+        indexes = [models.Index(fields=["portfolio", "date"])]
+
+    def __str__(self) -> str:
+        return f"{self.portfolio} {self.date} {self.amount}"
+
+
+class Instrument(models.Model):
+    symbol = models.CharField(max_length=30, unique=True)
+    name = models.CharField(max_length=200)
+    asset_class = models.CharField(max_length=10, choices=AssetClass.choices)
+    currency = models.CharField(max_length=3, validators=[currency_validator])
+    multiplier = models.DecimalField(
+        max_digits=20, decimal_places=6, default=Decimal(1), validators=[MinValueValidator(0)]
+    )
+    active = models.BooleanField(default=True)
+    # Intraday mark set by update-price; the EOD close of D falls back to it when no Price of D.
+    last_price = models.DecimalField(**PRICE, null=True, blank=True)
+    last_price_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["symbol"]
+
+    def __str__(self) -> str:
+        return self.symbol
+
+
+class Strategy(models.Model):
+    """A sleeve of the book. Lives in portfolio because positions are split by strategy."""
+
+    code = models.CharField(max_length=30, unique=True)
+    name = models.CharField(max_length=200)
+    asset_class = models.CharField(max_length=10, choices=AssetClass.choices, blank=True)
+    active = models.BooleanField(default=True)
+    risk_budget = models.DecimalField(
+        max_digits=10, decimal_places=6, default=Decimal(0), validators=[MinValueValidator(0)]
+    )
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name_plural = "strategies"
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Price(models.Model):
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="prices")
+    date = models.DateField()
+    close = models.DecimalField(**PRICE)
+
+    class Meta:
+        ordering = ["instrument", "date"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instrument", "date"], name="price_unique_instrument_date"
+            ),
+            models.CheckConstraint(condition=models.Q(close__gt=0), name="price_close_positive"),
+        ]
+        indexes = [models.Index(fields=["date"])]
+
+    def __str__(self) -> str:
+        return f"{self.instrument} {self.date} {self.close}"
+
+
+class Position(models.Model):
+    """Current state of one (portfolio, instrument, strategy) sleeve; always equal to its ledger."""
+
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.PROTECT, related_name="positions")
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="positions")
+    strategy = models.ForeignKey(Strategy, on_delete=models.PROTECT, related_name="positions")
+    quantity = models.DecimalField(**QTY, default=Decimal(0))
+    avg_cost = models.DecimalField(**COST, default=Decimal(0))
+    realized_pnl = models.DecimalField(**MONEY, default=Decimal(0))
+    status = models.CharField(
+        max_length=6, choices=PositionStatus.choices, default=PositionStatus.OPEN
+    )
+    opened_date = models.DateField(null=True, blank=True)
+    closed_date = models.DateField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["portfolio", "instrument", "strategy"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["portfolio", "instrument", "strategy"], name="position_unique_sleeve"
+            )
+        ]
+        indexes = [models.Index(fields=["portfolio", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.portfolio} {self.instrument} {self.strategy} {self.quantity}"
+
+
+class ImmutableRowError(Exception):
+    pass
+
+
+class Execution(models.Model):
+    """One immutable line of the ledger. Corrections are new executions, never edits."""
+
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.PROTECT, related_name="executions")
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="executions")
+    strategy = models.ForeignKey(Strategy, on_delete=models.PROTECT, related_name="executions")
+    trade_date = models.DateField()
+    quantity = models.DecimalField(**QTY)
+    price = models.DecimalField(**PRICE)
+    source = models.CharField(max_length=10, choices=ExecutionSource.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["trade_date", "id"]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(quantity=0), name="execution_nonzero_qty"),
+            models.CheckConstraint(
+                condition=models.Q(price__gt=0), name="execution_price_positive"
+            ),
+        ]
+        indexes = [models.Index(fields=["portfolio", "trade_date"])]
+
+    def __str__(self) -> str:
+        return f"{self.trade_date} {self.instrument} {self.quantity}@{self.price}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise ImmutableRowError("executions are immutable; book a correcting execution")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableRowError("executions are immutable; book a correcting execution")
+
+
+class PositionSnapshot(models.Model):
+    date = models.DateField()
+    position = models.ForeignKey(Position, on_delete=models.PROTECT, related_name="snapshots")
+    quantity = models.DecimalField(**QTY)
+    price = models.DecimalField(**PRICE)
+    fx = models.DecimalField(**RATE)
+    exposure = models.DecimalField(**MONEY)
+    realized_pnl = models.DecimalField(**MONEY)
+    unrealized = models.DecimalField(**MONEY)
+    total_pnl = models.DecimalField(**MONEY)
+    daily_pnl = models.DecimalField(**MONEY)
+
+    class Meta:
+        ordering = ["date", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["position", "date"], name="possnap_unique_position_date"
+            )
+        ]
+        indexes = [models.Index(fields=["date"])]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.position_id}"
+
+
+class NavSnapshot(models.Model):
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.PROTECT, related_name="nav_snapshots")
+    date = models.DateField()
+    nav = models.DecimalField(**MONEY)
+    daily_pnl = models.DecimalField(**MONEY)
+    flow = models.DecimalField(**MONEY)
+    daily_return = models.FloatField()
+    created_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["portfolio", "date"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["portfolio", "date"], name="navsnap_unique_portfolio_date"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.portfolio_id} {self.date} {self.nav}"

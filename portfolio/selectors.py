@@ -1,0 +1,270 @@
+"""Reads of the book: market data lookups, the ledger as of a date, the book itself.
+
+Every function here issues a fixed number of queries whatever the number of positions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
+from django.utils import timezone
+
+from pms_project.errors import MissingMarketDataError, PMSError
+
+from . import calculations as calc
+from .models import CashFlow, Execution, Instrument, Portfolio, Position, Price
+
+Sleeve = tuple[int, int]  # (instrument_id, strategy_id)
+
+
+def portfolio_get(code: str | None) -> Portfolio:
+    """The portfolio named by ``?portfolio=CODE``; optional when there is exactly one."""
+    if code:
+        portfolio = Portfolio.objects.filter(code=code).first()
+        if portfolio is None:
+            raise PMSError(f"unknown portfolio {code!r}", field="portfolio")
+        return portfolio
+    portfolios = list(Portfolio.objects.all()[:2])
+    if len(portfolios) == 1:
+        return portfolios[0]
+    if not portfolios:
+        raise PMSError("no portfolio exists yet", field="portfolio")
+    raise PMSError("several portfolios exist: name one with ?portfolio=CODE", field="portfolio")
+
+
+def today() -> dt.date:
+    return timezone.now().date()
+
+
+# --- Market data ------------------------------------------------------------------------------
+
+
+def eod_closes(*, instrument_ids: Iterable[int], day: dt.date) -> dict[int, Decimal]:
+    """The EOD close of ``day``: the imported Price, else the last intraday mark made that day."""
+    ids = set(instrument_ids)
+    closes = dict(
+        Price.objects.filter(instrument_id__in=ids, date=day).values_list("instrument_id", "close")
+    )
+    missing = ids - closes.keys()
+    if missing:
+        for iid, last_price, last_at in Instrument.objects.filter(
+            id__in=missing, last_price__isnull=False
+        ).values_list("id", "last_price", "last_price_at"):
+            if last_at is not None and timezone.localdate(last_at, dt.UTC) == day:
+                closes[iid] = last_price
+    return closes
+
+
+@dataclass(frozen=True)
+class LatestMark:
+    price: Decimal
+    date: dt.date
+    intraday: bool
+
+
+def latest_marks(instrument_ids: Iterable[int]) -> dict[int, LatestMark]:
+    """Each instrument's latest mark: the intraday mark when newer than the last close."""
+    last_close = Price.objects.filter(instrument=OuterRef("pk")).order_by("-date")
+    rows = Instrument.objects.filter(id__in=set(instrument_ids)).annotate(
+        close_date=Subquery(last_close.values("date")[:1]),
+        close=Subquery(last_close.values("close")[:1]),
+    )
+    marks: dict[int, LatestMark] = {}
+    for inst in rows:
+        intraday_date = (
+            timezone.localdate(inst.last_price_at, dt.UTC) if inst.last_price_at else None
+        )
+        if intraday_date is not None and (
+            inst.close_date is None or intraday_date > inst.close_date
+        ):
+            marks[inst.id] = LatestMark(inst.last_price, intraday_date, True)
+        elif inst.close_date is not None:
+            marks[inst.id] = LatestMark(inst.close, inst.close_date, False)
+    return marks
+
+
+def _pair_symbols(base: str, currencies: Iterable[str]) -> dict[str, tuple[str, str]]:
+    return {c: (f"{c}{base}", f"{base}{c}") for c in set(currencies) if c != base}
+
+
+class FxTable:
+    """Rates converting each currency to the portfolio's base, by date (EOD closes of pairs)."""
+
+    def __init__(
+        self, base: str, rates: dict[tuple[str, dt.date], Decimal], latest: dict[str, Decimal]
+    ):
+        self.base = base
+        self._rates = rates
+        self._latest = latest
+
+    def rate(self, currency: str, day: dt.date) -> Decimal:
+        if currency == self.base:
+            return calc.ONE
+        try:
+            return self._rates[(currency, day)]
+        except KeyError:
+            raise MissingMarketDataError(
+                f"no {currency}{self.base} (or {self.base}{currency}) rate on {day.isoformat()}",
+                field="fx",
+            ) from None
+
+    def latest(self, currency: str) -> Decimal:
+        if currency == self.base:
+            return calc.ONE
+        try:
+            return self._latest[currency]
+        except KeyError:
+            raise MissingMarketDataError(
+                f"no {currency}{self.base} (or {self.base}{currency}) rate", field="fx"
+            ) from None
+
+
+def fx_table(
+    *,
+    base: str,
+    currencies: Iterable[str],
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> FxTable:
+    """Load every FX close needed to convert ``currencies`` to ``base`` between two dates."""
+    pairs = _pair_symbols(base, currencies)
+    if not pairs:
+        return FxTable(base, {}, {})
+    symbol_to_ccy: dict[str, tuple[str, bool]] = {}
+    for ccy, (direct, inverse) in pairs.items():
+        symbol_to_ccy[direct] = (ccy, True)
+        symbol_to_ccy[inverse] = (ccy, False)
+    instruments = {i.id: i for i in Instrument.objects.filter(symbol__in=symbol_to_ccy.keys())}
+    prices = Price.objects.filter(instrument_id__in=instruments.keys())
+    if start is not None:
+        prices = prices.filter(date__gte=start)
+    if end is not None:
+        prices = prices.filter(date__lte=end)
+    closes: dict[tuple[str, dt.date], dict[bool, Decimal]] = defaultdict(dict)
+    for iid, day, close in prices.values_list("instrument_id", "date", "close"):
+        ccy, direct = symbol_to_ccy[instruments[iid].symbol]
+        closes[(ccy, day)][direct] = close
+    # Intraday marks count as the close of the day they were made on, when there is no close.
+    marks = latest_marks(instruments.keys())
+    latest_by_ccy: dict[str, dict[bool, LatestMark]] = defaultdict(dict)
+    for iid, latest in marks.items():
+        inst = instruments[iid]
+        ccy, direct = symbol_to_ccy[inst.symbol]
+        latest_by_ccy[ccy][direct] = latest
+        if (
+            latest.intraday
+            and (start is None or latest.date >= start)
+            and (end is None or latest.date <= end)
+        ):
+            closes[(ccy, latest.date)].setdefault(direct, latest.price)
+    rates = {
+        key: calc.fx_rate_from_pair(direct_close=v.get(True), inverse_close=v.get(False))
+        for key, v in closes.items()
+    }
+    latest = {}
+    for ccy, by_dir in latest_by_ccy.items():
+        # Prefer the direct pair; fall back to the inverse one.
+        direct = by_dir.get(True)
+        inverse = by_dir.get(False)
+        latest[ccy] = calc.fx_rate_from_pair(
+            direct_close=direct.price if direct else None,
+            inverse_close=inverse.price if inverse and not direct else None,
+        )
+    return FxTable(base, rates, latest)
+
+
+# --- The ledger -------------------------------------------------------------------------------
+
+
+def executions_as_of(portfolio: Portfolio, day: dt.date | None = None) -> QuerySet[Execution]:
+    qs = Execution.objects.filter(portfolio=portfolio)
+    if day is not None:
+        qs = qs.filter(trade_date__lte=day)
+    return qs.order_by("trade_date", "id")
+
+
+def ledger_trades(
+    portfolio: Portfolio, day: dt.date | None = None
+) -> dict[Sleeve, list[calc.Trade]]:
+    trades: dict[Sleeve, list[calc.Trade]] = defaultdict(list)
+    for iid, sid, trade_date, qty, price in executions_as_of(portfolio, day).values_list(
+        "instrument_id", "strategy_id", "trade_date", "quantity", "price"
+    ):
+        trades[(iid, sid)].append(calc.Trade(trade_date, qty, price))
+    return trades
+
+
+def ledger_states(
+    *,
+    portfolio: Portfolio,
+    trades: dict[Sleeve, list[calc.Trade]],
+    instruments: dict[int, Instrument],
+    fx: FxTable,
+) -> dict[Sleeve, calc.LedgerState]:
+    """Replay every sleeve's executions by the average-cost method."""
+    return {
+        sleeve: calc.replay(
+            sleeve_trades,
+            multiplier=instruments[sleeve[0]].multiplier,
+            fx=lambda day, ccy=instruments[sleeve[0]].currency: fx.rate(ccy, day),
+        )
+        for sleeve, sleeve_trades in trades.items()
+    }
+
+
+def ledger_rebuild(
+    portfolio: Portfolio, day: dt.date | None = None
+) -> dict[Sleeve, calc.LedgerState]:
+    """The positions the ledger gives, as of ``day`` (default: everything booked)."""
+    trades = ledger_trades(portfolio, day)
+    instruments = Instrument.objects.in_bulk({iid for iid, _ in trades})
+    first = min((t[0].trade_date for t in trades.values()), default=None)
+    fx = fx_table(
+        base=portfolio.base_currency,
+        currencies={i.currency for i in instruments.values()},
+        start=first,
+        end=day,
+    )
+    return ledger_states(portfolio=portfolio, trades=trades, instruments=instruments, fx=fx)
+
+
+def ledger_differences(portfolio: Portfolio) -> list[str]:
+    """Stored positions that differ from the ledger rebuild (empty when the book is consistent)."""
+    rebuilt = ledger_rebuild(portfolio)
+    problems = []
+    stored = {
+        (p.instrument_id, p.strategy_id): p
+        for p in Position.objects.filter(portfolio=portfolio).select_related("instrument")
+    }
+    for sleeve in stored.keys() | rebuilt.keys():
+        pos, state = stored.get(sleeve), rebuilt.get(sleeve)
+        if pos is None or state is None:
+            problems.append(f"sleeve {sleeve}: stored={pos is not None} ledger={state is not None}")
+            continue
+        if (pos.quantity, pos.avg_cost, pos.realized_pnl) != (
+            state.quantity,
+            state.avg_cost,
+            state.realized_pnl,
+        ):
+            problems.append(
+                f"{pos.instrument.symbol}/{sleeve[1]}: stored {pos.quantity}@{pos.avg_cost} "
+                f"realized {pos.realized_pnl}; ledger {state.quantity}@{state.avg_cost} "
+                f"realized {state.realized_pnl}"
+            )
+    return problems
+
+
+# --- Flows and NAV ----------------------------------------------------------------------------
+
+
+def flows_between(portfolio: Portfolio, after: dt.date | None, upto: dt.date) -> Decimal:
+    """Σ cash flows with after < date ≤ upto (all flows up to ``upto`` when ``after`` is None)."""
+    flt = Q(portfolio=portfolio, date__lte=upto)
+    if after is not None:
+        flt &= Q(date__gt=after)
+    return CashFlow.objects.filter(flt).aggregate(s=Sum("amount"))["s"] or calc.ZERO

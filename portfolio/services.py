@@ -1,0 +1,428 @@
+"""Writes to the book. Each public function is one atomic transaction and validates first, so a
+rejected request writes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone
+
+from pms_project.errors import MissingMarketDataError, PMSError
+
+from . import calculations as calc
+from . import selectors
+from .choices import MANUAL_STRATEGY_CODE, ExecutionSource, PositionStatus
+from .models import (
+    CashFlow,
+    Execution,
+    Instrument,
+    NavSnapshot,
+    Portfolio,
+    Position,
+    PositionSnapshot,
+    Price,
+    Strategy,
+)
+
+# --- Validation shared by the API and the commands --------------------------------------------
+
+
+def validate_business_date(
+    day: dt.date, *, field: str = "date", allow_today: bool = True
+) -> dt.date:
+    if not isinstance(day, dt.date):
+        raise PMSError("a date is YYYY-MM-DD", field=field)
+    if day > selectors.today() or (not allow_today and day == selectors.today()):
+        raise PMSError(f"{day.isoformat()} is in the future", field=field)
+    if not calc.is_business_day(day):
+        raise PMSError(f"{day.isoformat()} is not a business day (Mon–Fri)", field=field)
+    return day
+
+
+def validate_positive(value: Decimal, *, field: str) -> Decimal:
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise PMSError("must be a finite number", field=field)
+    if value <= 0:
+        raise PMSError("must be greater than zero", field=field)
+    return value
+
+
+def validate_nonzero(value: Decimal, *, field: str) -> Decimal:
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise PMSError("must be a finite number", field=field)
+    if value == 0:
+        raise PMSError("must not be zero", field=field)
+    return value
+
+
+def instrument_by_symbol(symbol: str, *, field: str = "symbol") -> Instrument:
+    instrument = Instrument.objects.filter(symbol=symbol).first()
+    if instrument is None:
+        raise PMSError(f"unknown symbol {symbol!r}", field=field)
+    return instrument
+
+
+def strategy_by_code(code: str | None, *, field: str = "strategy") -> Strategy:
+    """The named strategy; a position opened without one goes to MANUAL."""
+    if not code:
+        strategy, _ = Strategy.objects.get_or_create(
+            code=MANUAL_STRATEGY_CODE, defaults={"name": "Manual trades"}
+        )
+        return strategy
+    strategy = Strategy.objects.filter(code=code).first()
+    if strategy is None:
+        raise PMSError(f"unknown strategy {code!r}", field=field)
+    return strategy
+
+
+# --- The ledger -------------------------------------------------------------------------------
+
+
+def _position_sync(position: Position) -> Position:
+    """Recompute a position from its whole ledger, so back-dated executions land in order."""
+    portfolio = position.portfolio
+    trades = [
+        calc.Trade(d, qty, px)
+        for d, qty, px in Execution.objects.filter(
+            portfolio=portfolio, instrument=position.instrument, strategy=position.strategy
+        )
+        .order_by("trade_date", "id")
+        .values_list("trade_date", "quantity", "price")
+    ]
+    instrument = position.instrument
+    fx = selectors.fx_table(
+        base=portfolio.base_currency,
+        currencies=[instrument.currency],
+        start=trades[0].trade_date,
+        end=trades[-1].trade_date,
+    )
+    state = calc.replay(
+        trades, multiplier=instrument.multiplier, fx=lambda d: fx.rate(instrument.currency, d)
+    )
+    position.quantity = state.quantity
+    position.avg_cost = state.avg_cost
+    position.realized_pnl = state.realized_pnl
+    position.opened_date = state.opened_date
+    position.closed_date = state.closed_date
+    position.status = PositionStatus.OPEN if state.is_open else PositionStatus.CLOSED
+    position.save()
+    return position
+
+
+def execution_record(
+    *,
+    portfolio: Portfolio,
+    instrument: Instrument,
+    strategy: Strategy,
+    trade_date: dt.date,
+    quantity: Decimal,
+    price: Decimal,
+    source: str,
+    user=None,
+) -> tuple[Execution, Position]:
+    """Book one execution and bring its position up to date, atomically.
+
+    The position row is locked (SELECT … FOR UPDATE) so concurrent executions on one sleeve apply
+    one after the other. Later issues (proposal approval) call this inside their own transaction.
+    """
+    validate_nonzero(quantity, field="quantity")
+    validate_positive(price, field="price")
+    validate_business_date(trade_date, field="trade_date")
+    if trade_date < portfolio.inception_date:
+        raise PMSError(
+            f"{trade_date.isoformat()} is before the portfolio's inception "
+            f"({portfolio.inception_date.isoformat()})",
+            field="trade_date",
+        )
+    with transaction.atomic():
+        position, _ = Position.objects.select_for_update().get_or_create(
+            portfolio=portfolio,
+            instrument=instrument,
+            strategy=strategy,
+            defaults={"opened_date": trade_date},
+        )
+        execution = Execution.objects.create(
+            portfolio=portfolio,
+            instrument=instrument,
+            strategy=strategy,
+            trade_date=trade_date,
+            quantity=quantity,
+            price=price,
+            source=source,
+            user=user if user is not None and user.is_authenticated else None,
+        )
+        position.portfolio, position.instrument = portfolio, instrument
+        try:
+            _position_sync(position)
+        except MissingMarketDataError as exc:
+            # Realizing P&L in a foreign currency needs that day's rate; say which field to fix.
+            raise PMSError(exc.message, field="trade_date") from exc
+    return execution, position
+
+
+def position_open(
+    *,
+    portfolio: Portfolio,
+    symbol: str,
+    quantity: Decimal,
+    price: Decimal,
+    trade_date: dt.date,
+    strategy_code: str | None = None,
+    user=None,
+) -> tuple[Execution, Position]:
+    """Trade into a sleeve (a new position, or adding to / reducing an existing one)."""
+    instrument = instrument_by_symbol(symbol)
+    strategy = strategy_by_code(strategy_code)
+    return execution_record(
+        portfolio=portfolio,
+        instrument=instrument,
+        strategy=strategy,
+        trade_date=trade_date,
+        quantity=quantity,
+        price=price,
+        source=ExecutionSource.MANUAL,
+        user=user,
+    )
+
+
+def position_close(
+    *,
+    position_id: int,
+    price: Decimal,
+    trade_date: dt.date,
+    quantity: Decimal | None = None,
+    user=None,
+) -> tuple[Execution, Position]:
+    """Close a position, or part of it when ``quantity`` (unsigned, ≤ open quantity) is given."""
+    validate_positive(price, field="price")
+    validate_business_date(trade_date, field="trade_date")
+    with transaction.atomic():
+        position = (
+            Position.objects.select_for_update()
+            .select_related("portfolio", "instrument", "strategy")
+            .filter(pk=position_id)
+            .first()
+        )
+        if position is None:
+            raise PMSError(f"no position {position_id}", field="position")
+        if position.quantity == 0:
+            raise PMSError("the position is already closed", field="position")
+        open_qty = abs(position.quantity)
+        if quantity is None:
+            quantity = open_qty
+        validate_positive(quantity, field="quantity")
+        if quantity > open_qty:
+            raise PMSError(f"cannot close {quantity}: only {open_qty} is open", field="quantity")
+        signed = -quantity if position.quantity > 0 else quantity
+        return execution_record(
+            portfolio=position.portfolio,
+            instrument=position.instrument,
+            strategy=position.strategy,
+            trade_date=trade_date,
+            quantity=signed,
+            price=price,
+            source=ExecutionSource.CLOSE,
+            user=user,
+        )
+
+
+# --- Market data ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PriceRow:
+    symbol: str
+    date: dt.date
+    close: Decimal
+
+
+def prices_load(rows: Iterable[PriceRow]) -> int:
+    """Upsert EOD closes, all or nothing. Unknown symbols are named together in one error."""
+    rows = list(rows)
+    if not rows:
+        raise PMSError("no prices given", field="prices")
+    for i, row in enumerate(rows):
+        validate_positive(row.close, field=f"prices[{i}].close")
+        validate_business_date(row.date, field=f"prices[{i}].date")
+    symbols = {r.symbol for r in rows}
+    ids = dict(Instrument.objects.filter(symbol__in=symbols).values_list("symbol", "id"))
+    unknown = sorted(symbols - ids.keys())
+    if unknown:
+        raise PMSError(f"unknown symbols: {', '.join(unknown)}", field="symbol")
+    seen: set[tuple[str, dt.date]] = set()
+    for row in rows:
+        if (row.symbol, row.date) in seen:
+            raise PMSError(f"{row.symbol} {row.date.isoformat()} appears twice", field="prices")
+        seen.add((row.symbol, row.date))
+    objs = [
+        Price(instrument_id=ids[r.symbol], date=r.date, close=calc.q(r.close, calc.PRICE_PLACES))
+        for r in rows
+    ]
+    with transaction.atomic():
+        Price.objects.bulk_create(
+            objs,
+            batch_size=2000,
+            update_conflicts=True,
+            unique_fields=["instrument", "date"],
+            update_fields=["close"],
+        )
+    return len(objs)
+
+
+def price_update_intraday(
+    *, symbol: str, price: Decimal, at: dt.datetime | None = None
+) -> Instrument:
+    """Set an instrument's intraday mark (the book marks at it until a newer close arrives)."""
+    validate_positive(price, field="price")
+    instrument = instrument_by_symbol(symbol)
+    instrument.last_price = calc.q(price, calc.PRICE_PLACES)
+    instrument.last_price_at = at or timezone.now()
+    instrument.save(update_fields=["last_price", "last_price_at"])
+    return instrument
+
+
+def cash_flow_record(
+    *, portfolio: Portfolio, date: dt.date, amount: Decimal, note: str = ""
+) -> CashFlow:
+    validate_nonzero(amount, field="amount")
+    validate_business_date(date, field="date")
+    if date < portfolio.inception_date:
+        raise PMSError("a cash flow cannot precede the portfolio's inception", field="date")
+    return CashFlow.objects.create(portfolio=portfolio, date=date, amount=amount, note=note)
+
+
+# --- Mark-to-market ---------------------------------------------------------------------------
+
+
+def mark_to_market(*, portfolio: Portfolio, business_date: dt.date) -> NavSnapshot:
+    """Mark the book of ``portfolio`` at the closes of ``business_date``.
+
+    1. Replay the ledger as of D (executions with trade_date ≤ D): a re-run of a past date gives
+       the same numbers whatever was booked later.
+    2. Snapshot every sleeve open at D, closed since its previous snapshot, or traded since it.
+    3. Fail, writing nothing, when a close or an FX rate is missing.
+    4. Replace D's rows in one transaction; the portfolio row lock serializes concurrent runs.
+    """
+    day = validate_business_date(business_date, field="date")
+    if day < portfolio.inception_date:
+        raise PMSError("the date precedes the portfolio's inception", field="date")
+
+    trades = selectors.ledger_trades(portfolio, day)
+    sleeves = {
+        (p.instrument_id, p.strategy_id): p
+        for p in Position.objects.filter(portfolio=portfolio).annotate(**_previous_snapshot(day))
+    }
+    instruments = Instrument.objects.in_bulk({iid for iid, _ in trades})
+    first = min((t[0].trade_date for t in trades.values()), default=day)
+    fx = selectors.fx_table(
+        base=portfolio.base_currency,
+        currencies={i.currency for i in instruments.values()},
+        start=first,
+        end=day,
+    )
+    states = selectors.ledger_states(
+        portfolio=portfolio, trades=trades, instruments=instruments, fx=fx
+    )
+
+    to_mark = {
+        sleeve: state
+        for sleeve, state in states.items()
+        if state.is_open
+        or (sleeves[sleeve].prev_quantity or 0) != 0
+        or sleeves[sleeve].prev_date is None
+        or trades[sleeve][-1].trade_date > sleeves[sleeve].prev_date
+    }
+    closes = selectors.eod_closes(instrument_ids={iid for iid, _ in to_mark}, day=day)
+    missing = sorted(
+        instruments[iid].symbol
+        for (iid, _), state in to_mark.items()
+        if state.is_open and iid not in closes
+    )
+    if missing:
+        raise MissingMarketDataError(
+            f"no close on {day.isoformat()} for {', '.join(sorted(set(missing)))}", field="date"
+        )
+
+    snapshots = []
+    total_pnl = calc.ZERO
+    for sleeve, state in states.items():
+        if sleeve not in to_mark:
+            total_pnl += state.realized_pnl  # flat and untouched since its last snapshot
+            continue
+        inst = instruments[sleeve[0]]
+        position = sleeves[sleeve]
+        # A sleeve closed during D with no close that day is shown at its last execution price.
+        price = closes.get(inst.id, trades[sleeve][-1].price)
+        m = calc.mark(
+            state,
+            price=price,
+            fx=fx.rate(inst.currency, day),
+            multiplier=inst.multiplier,
+            previous_total=position.prev_total or calc.ZERO,
+        )
+        total_pnl += m.total_pnl
+        snapshots.append(
+            PositionSnapshot(
+                date=day,
+                position_id=position.id,
+                quantity=m.quantity,
+                price=m.price,
+                fx=m.fx,
+                exposure=m.exposure,
+                realized_pnl=m.realized_pnl,
+                unrealized=m.unrealized,
+                total_pnl=m.total_pnl,
+                daily_pnl=m.daily_pnl,
+            )
+        )
+
+    previous = (
+        NavSnapshot.objects.filter(portfolio=portfolio, date__lt=day).order_by("-date").first()
+    )
+    previous_nav = previous.nav if previous else portfolio.initial_capital
+    flow = selectors.flows_between(portfolio, previous.date if previous else None, day)
+    all_flows = selectors.flows_between(portfolio, None, day)
+    nav = calc.money(portfolio.initial_capital + all_flows + total_pnl)
+
+    with transaction.atomic():
+        Portfolio.objects.select_for_update().filter(pk=portfolio.pk).exists()
+        PositionSnapshot.objects.filter(position__portfolio=portfolio, date=day).delete()
+        PositionSnapshot.objects.bulk_create(snapshots, batch_size=2000)
+        snapshot, _ = NavSnapshot.objects.update_or_create(
+            portfolio=portfolio,
+            date=day,
+            defaults={
+                "nav": nav,
+                "daily_pnl": calc.money(nav - previous_nav - flow),
+                "flow": flow,
+                "daily_return": calc.daily_return(nav=nav, previous_nav=previous_nav, flow=flow),
+            },
+        )
+    return snapshot
+
+
+def _previous_snapshot(day: dt.date) -> dict:
+    prev = PositionSnapshot.objects.filter(position=OuterRef("pk"), date__lt=day).order_by("-date")
+    return {
+        "prev_date": Subquery(prev.values("date")[:1]),
+        "prev_total": Subquery(prev.values("total_pnl")[:1]),
+        "prev_quantity": Subquery(prev.values("quantity")[:1]),
+    }
+
+
+def mark_to_market_range(
+    *, portfolio: Portfolio, start: dt.date, end: dt.date
+) -> list[NavSnapshot]:
+    """Mark every business day from ``start`` to ``end`` in order (each day its own transaction)."""
+    if start > end:
+        raise PMSError("the range starts after it ends", field="from")
+    return [
+        mark_to_market(portfolio=portfolio, business_date=day)
+        for day in calc.business_days(start, end)
+    ]
