@@ -11,6 +11,10 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/pms
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 TEST_ENV := DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=
 
+# The embedded demo: SQLite in the project and Django's local-memory cache, no service needed.
+DEMO_DATABASE_URL ?= sqlite:///$(CURDIR)/db.sqlite3
+DEMO_ENV := env -u REDIS_URL -u CELERY_BROKER_URL DATABASE_URL=$(DEMO_DATABASE_URL) DJANGO_DEBUG=true
+
 .PHONY: run demo-data test lint format bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -20,12 +24,12 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 demo-data: $(STAMP)
-	env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL DJANGO_DEBUG=true $(PY) manage.py migrate --noinput
-	env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL DJANGO_DEBUG=true $(PY) manage.py seed_demo
+	$(DEMO_ENV) $(PY) manage.py migrate --noinput
+	$(DEMO_ENV) $(PY) manage.py seed_demo
 
 run: demo-data
 	@echo "Serving the PMS on http://127.0.0.1:8000 (admin: /admin/, API docs: /api/docs/) — Ctrl-C stops it."
-	env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL DJANGO_DEBUG=true $(PY) manage.py runserver 127.0.0.1:8000
+	$(DEMO_ENV) $(PY) manage.py runserver 127.0.0.1:8000
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

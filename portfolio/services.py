@@ -128,8 +128,9 @@ def execution_record(
 ) -> tuple[Execution, Position]:
     """Book one execution and bring its position up to date, atomically.
 
-    The position row is locked (SELECT … FOR UPDATE) so concurrent executions on one sleeve apply
-    one after the other. Later issues (proposal approval) call this inside their own transaction.
+    The portfolio row is locked (SELECT … FOR UPDATE), so concurrent executions apply one after
+    the other and never interleave with a mark-to-market of the same portfolio. Callers with a
+    transaction of their own (proposal approval, later) may call it inside it.
     """
     validate_nonzero(quantity, field="quantity")
     validate_positive(price, field="price")
@@ -141,6 +142,8 @@ def execution_record(
             field="trade_date",
         )
     with transaction.atomic():
+        # The portfolio lock orders bookings against a running mark-to-market of this portfolio.
+        _portfolio_lock(portfolio)
         position, _ = Position.objects.select_for_update().get_or_create(
             portfolio=portfolio,
             instrument=instrument,
@@ -307,18 +310,32 @@ def mark_to_market(*, portfolio: Portfolio, business_date: dt.date) -> NavSnapsh
        the same numbers whatever was booked later.
     2. Snapshot every sleeve open at D, closed since its previous snapshot, or traded since it.
     3. Fail, writing nothing, when a close or an FX rate is missing.
-    4. Replace D's rows in one transaction; the portfolio row lock serializes concurrent runs.
+    4. Replace D's rows in one transaction.
+
+    The portfolio row is locked before anything is read, and ``execution_record`` takes the same
+    lock: a booking or a concurrent run of an earlier date cannot slip between reads and writes.
     """
     day = validate_business_date(business_date, field="date")
     if day < portfolio.inception_date:
         raise PMSError("the date precedes the portfolio's inception", field="date")
+    with transaction.atomic():
+        _portfolio_lock(portfolio)
+        return _mark_locked(portfolio, day)
 
+
+def _portfolio_lock(portfolio: Portfolio) -> None:
+    Portfolio.objects.select_for_update().filter(pk=portfolio.pk).exists()
+
+
+def _mark_locked(portfolio: Portfolio, day: dt.date) -> NavSnapshot:
     trades = selectors.ledger_trades(portfolio, day)
     sleeves = {
         (p.instrument_id, p.strategy_id): p
         for p in Position.objects.filter(portfolio=portfolio).annotate(**_previous_snapshot(day))
     }
-    instruments = Instrument.objects.in_bulk({iid for iid, _ in trades})
+    instruments = Instrument.objects.only("id", "symbol", "currency", "multiplier").in_bulk(
+        {iid for iid, _ in trades}
+    )
     first = min((t[0].trade_date for t in trades.values()), default=day)
     fx = selectors.fx_table(
         base=portfolio.base_currency,
@@ -390,20 +407,18 @@ def mark_to_market(*, portfolio: Portfolio, business_date: dt.date) -> NavSnapsh
     all_flows = selectors.flows_between(portfolio, None, day)
     nav = calc.money(portfolio.initial_capital + all_flows + total_pnl)
 
-    with transaction.atomic():
-        Portfolio.objects.select_for_update().filter(pk=portfolio.pk).exists()
-        PositionSnapshot.objects.filter(position__portfolio=portfolio, date=day).delete()
-        PositionSnapshot.objects.bulk_create(snapshots, batch_size=2000)
-        snapshot, _ = NavSnapshot.objects.update_or_create(
-            portfolio=portfolio,
-            date=day,
-            defaults={
-                "nav": nav,
-                "daily_pnl": calc.money(nav - previous_nav - flow),
-                "flow": flow,
-                "daily_return": calc.daily_return(nav=nav, previous_nav=previous_nav, flow=flow),
-            },
-        )
+    PositionSnapshot.objects.filter(position__portfolio=portfolio, date=day).delete()
+    PositionSnapshot.objects.bulk_create(snapshots, batch_size=5000)
+    snapshot, _ = NavSnapshot.objects.update_or_create(
+        portfolio=portfolio,
+        date=day,
+        defaults={
+            "nav": nav,
+            "daily_pnl": calc.money(nav - previous_nav - flow),
+            "flow": flow,
+            "daily_return": calc.daily_return(nav=nav, previous_nav=previous_nav, flow=flow),
+        },
+    )
     return snapshot
 
 
