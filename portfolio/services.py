@@ -45,17 +45,29 @@ def validate_business_date(
     return day
 
 
-def validate_positive(value: Decimal, *, field: str) -> Decimal:
+# Largest magnitudes the NUMERIC columns hold: a larger value is a 400, never a database error.
+PRICE_LIMIT = Decimal(10) ** 14  # NUMERIC(24, 10)
+QTY_LIMIT = Decimal(10) ** 16  # NUMERIC(24, 8)
+MONEY_LIMIT = Decimal(10) ** 20  # NUMERIC(28, 8)
+
+
+def _validate_finite(value: Decimal, *, field: str, limit: Decimal) -> Decimal:
     if not isinstance(value, Decimal) or not value.is_finite():
         raise PMSError("must be a finite number", field=field)
+    if abs(value) >= limit:
+        raise PMSError(f"must be smaller than {limit:,.0f} in magnitude", field=field)
+    return value
+
+
+def validate_positive(value: Decimal, *, field: str, limit: Decimal = PRICE_LIMIT) -> Decimal:
+    _validate_finite(value, field=field, limit=limit)
     if value <= 0:
         raise PMSError("must be greater than zero", field=field)
     return value
 
 
-def validate_nonzero(value: Decimal, *, field: str) -> Decimal:
-    if not isinstance(value, Decimal) or not value.is_finite():
-        raise PMSError("must be a finite number", field=field)
+def validate_nonzero(value: Decimal, *, field: str, limit: Decimal = QTY_LIMIT) -> Decimal:
+    _validate_finite(value, field=field, limit=limit)
     if value == 0:
         raise PMSError("must not be zero", field=field)
     return value
@@ -219,7 +231,7 @@ def position_close(
         open_qty = abs(position.quantity)
         if quantity is None:
             quantity = open_qty
-        validate_positive(quantity, field="quantity")
+        validate_positive(quantity, field="quantity", limit=QTY_LIMIT)
         if quantity > open_qty:
             raise PMSError(f"cannot close {quantity}: only {open_qty} is open", field="quantity")
         signed = -quantity if position.quantity > 0 else quantity
@@ -233,6 +245,46 @@ def position_close(
             source=ExecutionSource.CLOSE,
             user=user,
         )
+
+
+# --- Reference data -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InstrumentRow:
+    symbol: str
+    name: str
+    asset_class: str
+    currency: str
+    multiplier: Decimal = Decimal(1)
+    active: bool = True
+
+
+def instruments_upsert(rows: list[InstrumentRow]) -> tuple[int, int]:
+    """Create new symbols and update existing ones in one transaction; (created, updated).
+
+    Rows are saved one by one, not with bulk_update, so any post_save receiver (cache
+    invalidation) still fires; instrument lists are small.
+    """
+    fields = ("name", "asset_class", "currency", "multiplier", "active")
+    created = updated = 0
+    with transaction.atomic():
+        existing = Instrument.objects.select_for_update().in_bulk(
+            [r.symbol for r in rows], field_name="symbol"
+        )
+        for row in rows:
+            instrument = existing.get(row.symbol)
+            if instrument is None:
+                Instrument.objects.create(symbol=row.symbol, **{f: getattr(row, f) for f in fields})
+                created += 1
+                continue
+            changed = [f for f in fields if getattr(instrument, f) != getattr(row, f)]
+            if changed:
+                for f in changed:
+                    setattr(instrument, f, getattr(row, f))
+                instrument.save(update_fields=changed)
+                updated += 1
+    return created, updated
 
 
 # --- Market data ------------------------------------------------------------------------------
@@ -293,7 +345,7 @@ def price_update_intraday(
 def cash_flow_record(
     *, portfolio: Portfolio, date: dt.date, amount: Decimal, note: str = ""
 ) -> CashFlow:
-    validate_nonzero(amount, field="amount")
+    validate_nonzero(amount, field="amount", limit=MONEY_LIMIT)
     validate_business_date(date, field="date")
     if date < portfolio.inception_date:
         raise PMSError("a cash flow cannot precede the portfolio's inception", field="date")

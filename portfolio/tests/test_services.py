@@ -313,3 +313,23 @@ def test_rebuilding_from_the_ledger_equals_the_stored_positions(desk, plan):
         )
         assert position.quantity == net
         assert (position.status == "open") == (net != 0)
+
+
+@pytest.mark.parametrize(
+    ("close", "message"),
+    [
+        ("123456789012345.5", "smaller than"),  # NUMERIC(24, 10) holds 14 integer digits
+        ("1e20", "smaller than"),
+        ("0", "greater than zero"),
+        ("-3", "greater than zero"),
+        ("NaN", "finite"),
+        ("Infinity", "finite"),
+    ],
+)
+def test_prices_load_rejects_out_of_range_closes_naming_the_row(desk, close, message):
+    before = list(desk["es"].prices.values_list("date", "close"))
+    with pytest.raises(PMSError) as err:
+        services.prices_load([services.PriceRow("ES", dt.date(2024, 3, 11), D(close))])
+    assert err.value.field == "prices[0].close"
+    assert message in err.value.message
+    assert list(desk["es"].prices.values_list("date", "close")) == before

@@ -1,0 +1,206 @@
+"""``seed_demo [--no-mtm]``: the demo desk, so a fresh checkout shows a living book.
+
+The data (instruments, two years of synthetic closes, strategies, a year of trades, two cash
+flows) comes from the pure ``portfolio.demo`` module and is written through the services in one
+transaction; the marks follow, one day per transaction. The demo users get a fresh random password
+on every run (never a well-known one), printed once, because this command is how people log in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import time
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from rest_framework.authtoken.models import Token
+
+from pms_project.errors import PMSError
+from portfolio import demo, selectors, services
+from portfolio.book import book_get
+from portfolio.choices import ExecutionSource
+from portfolio.models import NavSnapshot, Portfolio, Strategy
+from portfolio.services import InstrumentRow, instruments_upsert
+
+BASE_URL = "http://127.0.0.1:8000"
+DEMO_USERS = (("demo", "superuser"), ("demo-trader", "trader"), ("demo-viewer", "viewer"))
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    role: str  # "superuser" or a desk group
+    password: str
+    token: str
+
+
+def _ensure_user(username: str, role: str):
+    """The demo user, created if missing, active, with its role (superuser or desk group)."""
+    user, _ = get_user_model().objects.get_or_create(
+        username=username, defaults={"email": f"{username}@example.com"}
+    )
+    user.is_active = True
+    if role == "superuser":
+        user.is_staff = user.is_superuser = True
+    user.save()
+    if role != "superuser":
+        group, _ = Group.objects.get_or_create(name=role)
+        user.groups.add(group)
+    return user
+
+
+class Command(BaseCommand):
+    help = (
+        "Create the demo desk: portfolio MACRO1, 12 instruments with two years of synthetic "
+        "closes, strategies, a year of trades and cash flows, then mark every business day "
+        "since the first trade (unless --no-mtm). If MACRO1 exists the data is left alone. "
+        "Every run sets new random passwords for the users demo, demo-trader and demo-viewer "
+        "and prints them with their API tokens."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--no-mtm", action="store_true", help="load the data but do not mark it to market"
+        )
+
+    def handle(self, *args, **options) -> None:
+        portfolio = Portfolio.objects.filter(code=demo.PORTFOLIO_CODE).first()
+        if portfolio is not None:
+            self.stdout.write(
+                f"portfolio {demo.PORTFOLIO_CODE} already exists: demo data left as it is"
+            )
+            if not NavSnapshot.objects.filter(portfolio=portfolio).exists():
+                first = portfolio.executions.order_by("trade_date").first()
+                start = first.trade_date if first else portfolio.inception_date
+                self.stdout.write(
+                    f"  it has no marks yet: run `manage.py mark_to_market --from {start}`"
+                )
+        else:
+            try:
+                portfolio, start, end = self._create_data()
+                if not options["no_mtm"]:
+                    self._mark(portfolio, start, end)
+            except PMSError as exc:
+                raise CommandError(f"{exc.field}: {exc.message}") from exc
+        # Passwords are reset last, so a failed run never leaves users with unprinted passwords.
+        users = self._users()
+        self._summary(portfolio)
+        self._login_help(users)
+
+    # --- Data ---------------------------------------------------------------------------------
+
+    def _create_data(self) -> tuple[Portfolio, dt.date, dt.date]:
+        """Instruments, prices, strategies, portfolio, trades and flows: all or nothing.
+
+        Returns the portfolio and the range to mark (first trade date, end of the history).
+        """
+        started = time.monotonic()
+        dates = demo.history_dates(demo.history_end(selectors.today()))
+        paths = demo.price_paths(len(dates))
+        with transaction.atomic():
+            instruments_upsert(
+                [
+                    InstrumentRow(i.symbol, i.name, i.asset_class, i.currency, i.multiplier)
+                    for i in demo.INSTRUMENTS
+                ]
+            )
+            loaded = services.prices_load(
+                services.PriceRow(symbol=symbol, date=day, close=closes[i])
+                for symbol, closes in paths.items()
+                for i, day in enumerate(dates)
+            )
+            for s in demo.STRATEGIES:
+                Strategy.objects.get_or_create(
+                    code=s.code,
+                    defaults={
+                        "name": s.name,
+                        "asset_class": s.asset_class,
+                        "risk_budget": s.risk_budget,
+                    },
+                )
+            portfolio = Portfolio.objects.create(
+                code=demo.PORTFOLIO_CODE,
+                name=demo.PORTFOLIO_NAME,
+                base_currency=demo.BASE_CURRENCY,
+                inception_date=dates[0],
+                initial_capital=demo.INITIAL_CAPITAL,
+            )
+            trader = _ensure_user("demo-trader", "trader")
+            plan = demo.trade_plan(len(dates))
+            for trade in plan:
+                services.execution_record(
+                    portfolio=portfolio,
+                    instrument=services.instrument_by_symbol(trade.symbol),
+                    strategy=services.strategy_by_code(trade.strategy),
+                    trade_date=dates[trade.day],
+                    quantity=trade.quantity,
+                    price=paths[trade.symbol][trade.day],
+                    source=ExecutionSource.MANUAL,
+                    user=trader,
+                )
+            flows = demo.cash_flows(len(dates))
+            for flow in flows:
+                services.cash_flow_record(
+                    portfolio=portfolio, date=dates[flow.day], amount=flow.amount, note=flow.note
+                )
+        self.stdout.write(
+            f"created {demo.PORTFOLIO_CODE}: {len(demo.INSTRUMENTS)} instruments, {loaded} closes "
+            f"({dates[0].isoformat()} to {dates[-1].isoformat()}), {len(plan)} executions, "
+            f"{len(flows)} cash flows in {time.monotonic() - started:.1f}s"
+        )
+        return portfolio, dates[min(t.day for t in plan)], dates[-1]
+
+    def _mark(self, portfolio: Portfolio, start: dt.date, end: dt.date) -> None:
+        """Mark every business day from the first trade to the end of the history."""
+        started = time.monotonic()
+        snapshots = services.mark_to_market_range(portfolio=portfolio, start=start, end=end)
+        self.stdout.write(
+            f"marked {len(snapshots)} business days ({start.isoformat()} to {end.isoformat()}) "
+            f"in {time.monotonic() - started:.1f}s"
+        )
+
+    def _summary(self, portfolio: Portfolio) -> None:
+        try:
+            book = book_get(portfolio)
+        except PMSError as exc:
+            self.stdout.write(f"book unavailable: {exc.message}")
+            return
+        leverage = f"{book['leverage']:.2f}x" if book["leverage"] is not None else "n/a"
+        self.stdout.write(
+            f"{portfolio.code} as of {book['as_of'].isoformat()}: NAV {book['nav']:,.2f} "
+            f"{portfolio.base_currency}, gross {book['gross_exposure']:,.2f} "
+            f"(leverage {leverage}), {len(book['positions'])} open positions"
+        )
+
+    # --- Users --------------------------------------------------------------------------------
+
+    def _users(self) -> list[DemoUser]:
+        """Give each demo user a new random password (and an API token) to print."""
+        users = []
+        with transaction.atomic():
+            for username, role in DEMO_USERS:
+                user = _ensure_user(username, role)
+                password = secrets.token_urlsafe(12)
+                user.set_password(password)
+                user.save(update_fields=["password"])
+                token, _ = Token.objects.get_or_create(user=user)
+                users.append(DemoUser(username, role, password, token.key))
+        return users
+
+    def _login_help(self, users: list[DemoUser]) -> None:
+        lines = ["", "How to log in (passwords are new on every run of seed_demo):"]
+        for u in users:
+            lines.append(
+                f"  {u.username:<12} role {u.role:<9} password: {u.password}  token: {u.token}"
+            )
+        token = users[0].token
+        lines += [
+            f"  admin:    {BASE_URL}/admin/  (user demo)",
+            f"  API docs: {BASE_URL}/api/docs/",
+            f'  example:  curl -H "Authorization: Token {token}" {BASE_URL}/api/portfolio/book/',
+        ]
+        self.stdout.write("\n".join(lines))
