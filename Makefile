@@ -25,6 +25,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 demo-data: $(STAMP)
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput
+	$(DEMO_ENV) $(PY) manage.py collectstatic --noinput -v0
 	$(DEMO_ENV) $(PY) manage.py seed_demo
 
 run: demo-data

@@ -27,6 +27,12 @@ def pytest_sessionstart(session):
         raise pytest.UsageError("; ".join(problems) + " — run the suite with `make test`.")
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    """PBKDF2 costs ~0.25 s per test user; the suite tests permissions, not hashing."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _services_answer(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():

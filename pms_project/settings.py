@@ -180,6 +180,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 1000,
     "EXCEPTION_HANDLER": "pms_project.errors.api_exception_handler",
+    # A raw NaN / Infinity token in a JSON body is a 400 naming its field.
+    "DEFAULT_PARSER_CLASSES": [
+        "pms_project.parsers.FiniteJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     # Money and quantities leave the API as decimal strings, never rounded floats.
     "COERCE_DECIMAL_TO_STRING": True,
 }
@@ -188,6 +194,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Portfolio management system of a macro trading desk.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Only /healthz and /readyz answer without a login (SPEC §10); the schema is no exception.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI served from our own static files: the desk's network may not reach a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -105,12 +105,15 @@ def book_get(portfolio: Portfolio) -> dict:
             }
         )
 
-    flows_total = selectors.flows_between(portfolio, None, as_of)
+    # Flows happen at the start of their day: one booked for today is in today's NAV even before
+    # any of today's marks.
+    flows_upto = max(as_of, selectors.today())
+    flows_total = selectors.flows_between(portfolio, None, flows_upto)
     nav = calc.money(portfolio.initial_capital + flows_total + realized_sum + unrealized_sum)
 
     def pnl_since(period_start: dt.date) -> Decimal:
         base_nav, base_date = _nav_before(portfolio, period_start)
-        flows = selectors.flows_between(portfolio, base_date, as_of)
+        flows = selectors.flows_between(portfolio, base_date, flows_upto)
         return calc.money(nav - base_nav - flows)
 
     leverage = float(gross / nav) if nav else None

@@ -228,6 +228,12 @@ def position_close(
             raise PMSError(f"no position {position_id}", field="position")
         if position.quantity == 0:
             raise PMSError("the position is already closed", field="position")
+        if position.opened_date and trade_date < position.opened_date:
+            raise PMSError(
+                f"{trade_date.isoformat()} is before the position was opened "
+                f"({position.opened_date.isoformat()})",
+                field="trade_date",
+            )
         open_qty = abs(position.quantity)
         if quantity is None:
             quantity = open_qty
@@ -372,7 +378,11 @@ def mark_to_market(*, portfolio: Portfolio, business_date: dt.date) -> NavSnapsh
         raise PMSError("the date precedes the portfolio's inception", field="date")
     with transaction.atomic():
         _portfolio_lock(portfolio)
-        return _mark_locked(portfolio, day)
+        try:
+            return _mark_locked(portfolio, day)
+        except MissingMarketDataError as exc:
+            # The request's only field is the date: that is what a missing close or rate is about.
+            raise MissingMarketDataError(exc.message, field="date") from exc
 
 
 def _portfolio_lock(portfolio: Portfolio) -> None:

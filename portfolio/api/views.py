@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import django_filters
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -24,6 +24,11 @@ def portfolio_of(request: Request):
     if not code and isinstance(request.data, dict):
         code = request.data.get("portfolio")
     return selectors.portfolio_get(code)
+
+
+def schema_only(view) -> bool:
+    """drf-spectacular inspects querysets with no request portfolio: give it the model only."""
+    return getattr(view, "swagger_fake_view", False)
 
 
 def valid(serializer_class, data):
@@ -53,33 +58,49 @@ class InstrumentViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets
     filterset_fields = ["asset_class", "currency", "active"]
 
 
-class PriceFilter(django_filters.FilterSet):
+# ``?from=`` / ``?to=``: "from" is a Python keyword, so the filters are declared by name. Declared
+# under their wire names, their errors name them and the OpenAPI schema documents them.
+DateRangeFilterSet = type(
+    "DateRangeFilterSet",
+    (django_filters.FilterSet,),
+    {
+        "__module__": __name__,
+        # ISO dates only, as in request bodies: "04/03/2024" is ambiguous, not April 3rd.
+        "from": django_filters.DateFilter(
+            field_name="date", lookup_expr="gte", input_formats=["%Y-%m-%d"]
+        ),
+        "to": django_filters.DateFilter(
+            field_name="date", lookup_expr="lte", input_formats=["%Y-%m-%d"]
+        ),
+    },
+)
+
+
+class PriceFilter(DateRangeFilterSet):
     symbol = django_filters.CharFilter(field_name="instrument__symbol")
-    start = django_filters.DateFilter(field_name="date", lookup_expr="gte", label="from")
-    end = django_filters.DateFilter(field_name="date", lookup_expr="lte", label="to")
 
     class Meta:
         model = Price
         fields = ["symbol"]
 
-    def __init__(self, data=None, *args, **kwargs):
-        # "from" is a Python keyword: accept ?from= / ?to= on the wire.
-        if data is not None:
-            data = data.copy()
-            for wire, name in (("from", "start"), ("to", "end")):
-                if wire in data:
-                    data[name] = data.pop(wire)[-1] if hasattr(data, "getlist") else data.pop(wire)
-        super().__init__(data, *args, **kwargs)
 
-    @property
-    def errors(self):
-        renamed = {"start": "from", "end": "to"}
-        return {renamed.get(k, k): v for k, v in super().errors.items()}
+def row_errors(errors) -> dict:
+    """A bulk load's row errors keyed ``prices[i].field``, as the price services name them."""
+    rows = errors.items() if isinstance(errors, dict) else enumerate(errors)
+    flat = {}
+    for index, row in rows:
+        if not str(index).isdigit():  # about the whole list
+            flat["prices"] = row
+            continue
+        for field, messages in (row or {}).items():
+            flat[f"prices[{index}].{field}"] = messages
+    return flat
 
 
 class PriceListLoadView(generics.ListAPIView):
     """GET: closes by ``symbol``, ``from``, ``to``. POST: bulk load ``[{symbol, date, close}]``."""
 
+    body_name = "prices"  # names a bad row prices[i].field
     queryset = Price.objects.select_related("instrument").order_by("instrument__symbol", "date")
     serializer_class = s.PriceSerializer
     filterset_class = PriceFilter
@@ -92,7 +113,8 @@ class PriceListLoadView(generics.ListAPIView):
                 status=status.HTTP_400_BAD_REQUEST,
             )
         serializer = s.PriceLoadRowSerializer(data=request.data, many=True)
-        serializer.is_valid(raise_exception=True)
+        if not serializer.is_valid():
+            return Response(row_errors(serializer.errors), status=status.HTTP_400_BAD_REQUEST)
         loaded = services.prices_load(services.PriceRow(**row) for row in serializer.validated_data)
         return Response({"loaded": loaded}, status=status.HTTP_201_CREATED)
 
@@ -111,11 +133,17 @@ class BookView(APIView):
         return Response(s.BookSerializer(book.book_get(portfolio_of(request))).data)
 
 
+@extend_schema_view(
+    list=extend_schema(parameters=[PORTFOLIO_PARAM]),
+    retrieve=extend_schema(parameters=[PORTFOLIO_PARAM]),
+)
 class PositionViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = s.PositionSerializer
     filterset_fields = ["status"]
 
     def get_queryset(self):
+        if schema_only(self):
+            return Position.objects.none()
         portfolio = portfolio_of(self.request)
         return Position.objects.filter(portfolio=portfolio).select_related(
             "portfolio", "instrument", "strategy"
@@ -145,7 +173,11 @@ class PositionViewSet(viewsets.ReadOnlyModelViewSet):
         )
         return self._result(execution, position, status.HTTP_201_CREATED)
 
-    @extend_schema(request=s.PositionCloseSerializer, responses=s.ExecutionResultSerializer)
+    @extend_schema(
+        parameters=[PORTFOLIO_PARAM],
+        request=s.PositionCloseSerializer,
+        responses=s.ExecutionResultSerializer,
+    )
     @action(detail=True, methods=["post"])
     def close(self, request: Request, pk: str) -> Response:
         position = self.get_object()
@@ -174,13 +206,10 @@ class MarkToMarketView(APIView):
         return Response(s.NavSnapshotSerializer(snapshot).data)
 
 
-class NavFilter(PriceFilter):
+class NavFilter(DateRangeFilterSet):
     class Meta:
         model = NavSnapshot
         fields = []
-
-
-NavFilter.base_filters.pop("symbol", None)
 
 
 class NavView(generics.ListAPIView):
@@ -188,6 +217,8 @@ class NavView(generics.ListAPIView):
     filterset_class = NavFilter
 
     def get_queryset(self):
+        if schema_only(self):
+            return NavSnapshot.objects.none()
         return NavSnapshot.objects.filter(portfolio=portfolio_of(self.request)).order_by("date")
 
     @extend_schema(parameters=[PORTFOLIO_PARAM])
@@ -195,10 +226,16 @@ class NavView(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
 
+@extend_schema_view(
+    list=extend_schema(parameters=[PORTFOLIO_PARAM]),
+    create=extend_schema(parameters=[PORTFOLIO_PARAM]),
+)
 class CashFlowViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
     serializer_class = s.CashFlowSerializer
 
     def get_queryset(self):
+        if schema_only(self):
+            return CashFlow.objects.none()
         return CashFlow.objects.filter(portfolio=portfolio_of(self.request)).select_related(
             "portfolio"
         )

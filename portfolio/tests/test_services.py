@@ -12,7 +12,12 @@ from hypothesis import strategies as st
 from pms_project.errors import PMSError
 from portfolio import book, selectors, services
 from portfolio.models import Execution, NavSnapshot, Position, PositionSnapshot
-from portfolio.tests.factories import InstrumentFactory, PortfolioFactory, StrategyFactory
+from portfolio.tests.factories import (
+    CashFlowFactory,
+    InstrumentFactory,
+    PortfolioFactory,
+    StrategyFactory,
+)
 
 MON, TUE, WED, THU, FRI = (dt.date(2024, 3, d) for d in (4, 5, 6, 7, 8))
 
@@ -333,3 +338,25 @@ def test_prices_load_rejects_out_of_range_closes_naming_the_row(desk, close, mes
     assert err.value.field == "prices[0].close"
     assert message in err.value.message
     assert list(desk["es"].prices.values_list("date", "close")) == before
+
+
+def test_book_nav_counts_a_flow_booked_for_today_before_todays_marks(desk):
+    # given a position marked at Friday's close and a subscription dated today
+    trade(desk, "es", MON, "1", "5000")
+    CashFlowFactory(portfolio=desk["portfolio"], date=selectors.today(), amount=D(250000))
+    result = book.book_get(desk["portfolio"])
+    # then NAV = capital + the flow + ES (5030 − 5000) × 50, and the flow is not P&L
+    assert result["nav"] == D(1000000 + 250000 + 1500)
+    assert result["pnl"]["YTD"] == D(1500)
+    assert result["pnl"]["1D"] == D(1500)  # no snapshot yet: all of it is the day's
+
+
+def test_mtm_missing_fx_rate_names_the_pair_on_the_date_field(desk):
+    trade(desk, "fesx", MON, "1", "4800")
+    day = dt.date(2024, 3, 11)
+    load({"FESX": {day: "4850"}})  # a close, but no EURUSD that day
+    with pytest.raises(PMSError) as err:
+        services.mark_to_market(portfolio=desk["portfolio"], business_date=day)
+    assert err.value.field == "date"
+    assert "EURUSD" in err.value.message and "2024-03-11" in err.value.message
+    assert not NavSnapshot.objects.filter(date=day).exists()

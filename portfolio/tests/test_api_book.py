@@ -1,0 +1,446 @@
+"""API: the book, positions, opening and closing, and the book's query count."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from portfolio import services
+from portfolio.models import Execution, Instrument, NavSnapshot, Position, PositionSnapshot
+
+from .api_support import (
+    API,
+    MON,
+    TUE,
+    WED,
+    D,
+    api_test_defaults,  # noqa: F401 (autouse fixture)
+    assert_400_naming,
+    counts,
+    market,
+    open_book,
+    open_position,
+)
+from .factories import InstrumentFactory, StrategyFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def book(portfolio):
+    """Long 2 ES @ 5000 and short 3 FGBL @ 132.5, both opened Monday; closes to Wednesday."""
+    return open_book(portfolio)
+
+
+# Wednesday's marks: ES 5020.5; FGBL 132.75 converted at EURUSD 1.0875.
+ES_EXPOSURE = Decimal(2) * 50 * Decimal("5020.5")  # 502050
+FGBL_EXPOSURE = Decimal(-3) * 1000 * Decimal("132.75") * Decimal("1.0875")  # −433096.875
+ES_UNREALIZED = (Decimal("5020.5") - 5000) * 2 * 50  # 2050
+FGBL_UNREALIZED = (Decimal("132.75") - Decimal("132.5")) * -3 * 1000 * Decimal("1.0875")
+NAV = Decimal(1_000_000) + ES_UNREALIZED + FGBL_UNREALIZED  # 1,001,234.375
+
+
+# --- The book ---------------------------------------------------------------------------------
+
+
+def test_book_exposures_nav_and_leverage(viewer_client, book):
+    # Given the two positions and closes up to Wednesday
+    # When a viewer reads the book
+    response = viewer_client.get(f"{API}/book/")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    # Then each position is marked at Wednesday's close, FGBL converted at Wednesday's EURUSD
+    rows = {row["symbol"]: row for row in body["positions"]}
+    assert set(rows) == {"ES", "FGBL"}
+    es, fgbl = rows["ES"], rows["FGBL"]
+    assert (es["price_date"], es["price_source"]) == ("2024-03-06", "close")
+    assert D(es["price"]) == Decimal("5020.5")
+    assert D(es["fx"]) == 1
+    assert D(es["exposure"]) == ES_EXPOSURE == Decimal(502050)
+    assert D(es["unrealized"]) == ES_UNREALIZED
+    assert D(fgbl["fx"]) == Decimal("1.0875")
+    assert D(fgbl["exposure"]) == FGBL_EXPOSURE == Decimal("-433096.875")
+    assert D(fgbl["unrealized"]) == FGBL_UNREALIZED == Decimal("-815.625")
+    assert D(fgbl["quantity"]) == -3
+    assert (fgbl["currency"], fgbl["asset_class"], fgbl["strategy"]) == ("EUR", "RATES", "MANUAL")
+    # And the totals follow, unrounded
+    assert body["as_of"] == "2024-03-06"
+    assert body["base_currency"] == "USD"
+    assert D(body["nav"]) == NAV == Decimal("1001234.375")
+    gross = ES_EXPOSURE - FGBL_EXPOSURE
+    assert D(body["gross_exposure"]) == gross == Decimal("935146.875")
+    assert D(body["net_exposure"]) == ES_EXPOSURE + FGBL_EXPOSURE == Decimal("68953.125")
+    assert isinstance(body["leverage"], float)
+    assert body["leverage"] == float(gross / NAV)
+    assert {k: D(v) for k, v in body["exposure_by_asset_class"].items()} == {
+        "EQUITY": ES_EXPOSURE,
+        "RATES": FGBL_EXPOSURE,
+    }
+    assert {k: D(v) for k, v in body["exposure_by_currency"].items()} == {
+        "EUR": FGBL_EXPOSURE,
+        "USD": ES_EXPOSURE,
+    }
+    # And with no snapshot yet, 1D, MTD and YTD are all the P&L since inception
+    assert set(body["pnl"]) == {"1D", "MTD", "YTD"}
+    assert {k: D(v) for k, v in body["pnl"].items()} == dict.fromkeys(
+        ["1D", "MTD", "YTD"], ES_UNREALIZED + FGBL_UNREALIZED
+    )
+
+
+def test_book_counts_a_subscription_in_nav_but_not_in_pnl(viewer_client, trader_client, book):
+    response = trader_client.post(
+        f"{API}/cashflows/", {"date": "2024-03-05", "amount": "100000"}, format="json"
+    )
+    assert response.status_code == 201
+    body = viewer_client.get(f"{API}/book/").json()
+    assert D(body["nav"]) == NAV + 100_000
+    assert body["leverage"] == float((ES_EXPOSURE - FGBL_EXPOSURE) / (NAV + 100_000))
+    assert {k: D(v) for k, v in body["pnl"].items()} == dict.fromkeys(
+        ["1D", "MTD", "YTD"], ES_UNREALIZED + FGBL_UNREALIZED
+    )
+
+
+def test_book_pnl_periods_after_marks_across_a_month_end(trader_client, portfolio):
+    # Given long 1 ES bought at 4900 on Wed 28 Feb, marked on 28 Feb, 29 Feb and Mon 4 Mar
+    InstrumentFactory(symbol="ES", multiplier=Decimal(50))
+    rows = [("2024-02-28", "4900"), ("2024-02-29", "4950"), ("2024-03-04", "5000")]
+    rows.append(("2024-03-05", "5010"))
+    load = [{"symbol": "ES", "date": d, "close": c} for d, c in rows]
+    assert trader_client.post(f"{API}/prices/", load, format="json").status_code == 201
+    opened = trader_client.post(
+        f"{API}/positions/open/",
+        {"symbol": "ES", "quantity": "1", "price": "4900", "trade_date": "2024-02-28"},
+        format="json",
+    )
+    assert opened.status_code == 201, opened.content
+    for day in ("2024-02-28", "2024-02-29", "2024-03-04"):
+        assert trader_client.post(f"{API}/mtm/", {"date": day}, format="json").status_code == 200
+    # When the book is read with Tuesday's close (5010) as the latest mark
+    body = trader_client.get(f"{API}/book/").json()
+    # Then NAV = 1,000,000 + (5010 − 4900) × 50; 1D since Monday's mark, MTD since 29 Feb's NAV
+    assert D(body["nav"]) == Decimal(1_005_500)
+    assert {k: D(v) for k, v in body["pnl"].items()} == {
+        "1D": Decimal(500),  # (5010 − 5000) × 50
+        "MTD": Decimal(3000),  # 1,005,500 − 1,002,500
+        "YTD": Decimal(5500),  # 1,005,500 − initial capital
+    }
+    [row] = body["positions"]
+    assert D(row["daily_pnl"]) == Decimal(500)
+
+
+def test_book_agrees_with_the_mark_of_its_as_of_date(trader_client, book):
+    # Given Monday, Tuesday and Wednesday marked (Wednesday's closes are the book's latest marks)
+    for day in ("2024-03-04", "2024-03-05", "2024-03-06"):
+        assert trader_client.post(f"{API}/mtm/", {"date": day}, format="json").status_code == 200
+    wednesday = NavSnapshot.objects.get(date=WED)
+    # When the book is read
+    body = trader_client.get(f"{API}/book/").json()
+    # Then its NAV is Wednesday's NAV and its 1D P&L is Wednesday's daily P&L
+    assert body["as_of"] == "2024-03-06"
+    assert D(body["nav"]) == wednesday.nav == NAV
+    assert (
+        D(body["pnl"]["1D"]) == wednesday.daily_pnl == NAV - NavSnapshot.objects.get(date=TUE).nav
+    )
+    exposures = {
+        s.position.instrument.symbol: s.exposure
+        for s in PositionSnapshot.objects.filter(date=WED).select_related("position__instrument")
+    }
+    assert {row["symbol"]: D(row["exposure"]) for row in body["positions"]} == exposures
+
+
+def test_intraday_mark_moves_the_book(trader_client, book):
+    # Given the book marked at Wednesday's ES close (5020.5)
+    # When a trader sets an intraday ES mark of 5030
+    response = trader_client.post(
+        f"{API}/prices/update/", {"symbol": "ES", "price": "5030"}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    # Then the book marks ES there, dated today, and NAV and exposure follow
+    body = trader_client.get(f"{API}/book/").json()
+    es = next(row for row in body["positions"] if row["symbol"] == "ES")
+    assert es["price_source"] == "intraday"
+    assert es["price_date"] == timezone.now().date().isoformat()
+    assert D(es["price"]) == 5030
+    assert D(es["exposure"]) == Decimal(503000)
+    assert D(es["unrealized"]) == Decimal(3000)
+    assert D(body["nav"]) == Decimal(1_000_000) + 3000 + FGBL_UNREALIZED
+    assert D(body["exposure_by_asset_class"]["EQUITY"]) == Decimal(503000)
+
+
+def test_intraday_fx_mark_converts_the_eur_position(trader_client, book):
+    # When EURUSD is marked intraday at 1.1
+    response = trader_client.post(
+        f"{API}/prices/update/", {"symbol": "EURUSD", "price": "1.1"}, format="json"
+    )
+    assert response.status_code == 200
+    # Then FGBL converts at 1.1, still at Wednesday's FGBL close
+    body = trader_client.get(f"{API}/book/").json()
+    fgbl = next(row for row in body["positions"] if row["symbol"] == "FGBL")
+    assert (fgbl["price_source"], D(fgbl["fx"])) == ("close", Decimal("1.1"))
+    assert D(fgbl["exposure"]) == Decimal(-3) * 1000 * Decimal("132.75") * Decimal("1.1")
+    assert D(body["exposure_by_currency"]["EUR"]) == D(fgbl["exposure"])
+
+
+def test_empty_book_is_the_capital(viewer_client, portfolio):
+    body = viewer_client.get(f"{API}/book/").json()
+    assert body["positions"] == []
+    assert D(body["nav"]) == Decimal(1_000_000)
+    assert D(body["gross_exposure"]) == 0
+    assert body["leverage"] == 0.0
+    assert body["exposure_by_asset_class"] == {}
+
+
+# --- Positions: list --------------------------------------------------------------------------
+
+
+def test_positions_list_and_status_filter(viewer_client, book):
+    services.position_close(position_id=book["ES"].id, price=Decimal("5010"), trade_date=TUE)
+    everything = viewer_client.get(f"{API}/positions/").json()["results"]
+    assert sorted((r["symbol"], r["status"]) for r in everything) == [
+        ("ES", "closed"),
+        ("FGBL", "open"),
+    ]
+    opened = viewer_client.get(f"{API}/positions/?status=open").json()["results"]
+    assert [(r["symbol"], D(r["quantity"]), D(r["avg_cost"])) for r in opened] == [
+        ("FGBL", Decimal(-3), Decimal("132.5"))
+    ]
+    closed = viewer_client.get(f"{API}/positions/?status=closed").json()["results"]
+    assert [(r["symbol"], D(r["quantity"]), r["closed_date"]) for r in closed] == [
+        ("ES", Decimal(0), "2024-03-05")
+    ]
+    assert_400_naming(viewer_client.get(f"{API}/positions/?status=pending"), "status")
+    one = viewer_client.get(f"{API}/positions/{book['FGBL'].id}/").json()
+    assert (one["symbol"], D(one["quantity"]), one["opened_date"]) == ("FGBL", -3, "2024-03-04")
+
+
+# --- Positions: open --------------------------------------------------------------------------
+
+
+def test_open_books_an_execution_and_a_position_in_manual(trader_client, portfolio):
+    market()
+    response = trader_client.post(
+        f"{API}/positions/open/",
+        {"symbol": "ES", "quantity": "2.5", "price": "5000.1234567891", "trade_date": "2024-03-04"},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    execution = Execution.objects.get(pk=body["execution_id"])
+    assert (execution.quantity, execution.price) == (Decimal("2.5"), Decimal("5000.1234567891"))
+    assert (execution.source, execution.user.username) == ("manual", "trader1")
+    assert execution.strategy.code == "MANUAL"
+    position = body["position"]
+    assert (position["symbol"], position["strategy"], position["status"]) == (
+        "ES",
+        "MANUAL",
+        "open",
+    )
+    assert D(position["quantity"]) == Decimal("2.5")
+    assert D(position["avg_cost"]) == Decimal("5000.1234567891")
+    assert position["opened_date"] == "2024-03-04"
+    assert Position.objects.get(pk=position["id"]).quantity == Decimal("2.5")
+
+
+def test_open_a_short_with_a_negative_quantity(trader_client, portfolio):
+    market()
+    response = trader_client.post(
+        f"{API}/positions/open/",
+        {"symbol": "FGBL", "quantity": "-3", "price": "132.5", "trade_date": "2024-03-04"},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    assert D(response.json()["position"]["quantity"]) == -3
+    body = trader_client.get(f"{API}/book/").json()
+    assert D(body["net_exposure"]) == FGBL_EXPOSURE
+    assert D(body["gross_exposure"]) == -FGBL_EXPOSURE
+
+
+def test_open_into_a_named_strategy_and_add_to_it(trader_client, portfolio):
+    market()
+    StrategyFactory(code="EQMOM")
+    for qty, price in (("2", "5000"), ("1", "5030")):
+        response = trader_client.post(
+            f"{API}/positions/open/",
+            {
+                "symbol": "ES",
+                "quantity": qty,
+                "price": price,
+                "strategy": "EQMOM",
+                "trade_date": "2024-03-05",
+            },
+            format="json",
+        )
+        assert response.status_code == 201, response.content
+    position = response.json()["position"]
+    assert position["strategy"] == "EQMOM"
+    assert D(position["quantity"]) == 3
+    assert D(position["avg_cost"]) == Decimal(5010)  # (2 × 5000 + 1 × 5030) / 3
+    assert Execution.objects.filter(strategy__code="EQMOM").count() == 2
+
+
+def test_open_with_an_unknown_strategy_names_it_and_writes_nothing(trader_client, portfolio):
+    market()
+    before = counts()
+    response = trader_client.post(
+        f"{API}/positions/open/",
+        {
+            "symbol": "ES",
+            "quantity": "1",
+            "price": "5000",
+            "strategy": "NOPE",
+            "trade_date": "2024-03-04",
+        },
+        format="json",
+    )
+    assert_400_naming(response, "strategy", "NOPE")
+    assert counts() == before
+
+
+# --- Positions: close -------------------------------------------------------------------------
+
+
+def test_full_close_realizes_pnl(trader_client, book):
+    # When long 2 ES @ 5000 is closed at 5010 on Tuesday
+    response = trader_client.post(
+        f"{API}/positions/{book['ES'].id}/close/",
+        {"price": "5010", "trade_date": "2024-03-05"},
+        format="json",
+    )
+    # Then (5010 − 5000) × 2 × 50 = 1000 is realized and the position is closed
+    assert response.status_code == 200, response.content
+    position = response.json()["position"]
+    assert D(position["realized_pnl"]) == Decimal(1000)
+    assert D(position["quantity"]) == 0
+    assert (position["status"], position["closed_date"]) == ("closed", "2024-03-05")
+    execution = Execution.objects.get(pk=response.json()["execution_id"])
+    assert (execution.quantity, execution.source) == (Decimal(-2), "close")
+    # And the book no longer shows it, though NAV keeps its realized P&L
+    body = trader_client.get(f"{API}/book/").json()
+    assert [row["symbol"] for row in body["positions"]] == ["FGBL"]
+    assert D(body["nav"]) == Decimal(1_000_000) + 1000 + FGBL_UNREALIZED
+
+
+def test_partial_close_of_a_short_in_eur_realizes_in_usd(trader_client, book):
+    # When 1 of short 3 FGBL @ 132.5 is bought back at 133 on Tuesday (EURUSD 1.09)
+    response = trader_client.post(
+        f"{API}/positions/{book['FGBL'].id}/close/",
+        {"price": "133", "quantity": "1", "trade_date": "2024-03-05"},
+        format="json",
+    )
+    # Then (133 − 132.5) × (−1) × 1000 × 1.09 = −545 is realized; 2 stay short at the same cost
+    assert response.status_code == 200, response.content
+    position = response.json()["position"]
+    assert D(position["realized_pnl"]) == Decimal(-545)
+    assert D(position["quantity"]) == -2
+    assert D(position["avg_cost"]) == Decimal("132.5")
+    assert position["status"] == "open"
+    assert Execution.objects.get(pk=response.json()["execution_id"]).quantity == 1
+
+
+def test_closing_more_than_is_open_names_quantity_and_writes_nothing(trader_client, book):
+    before = counts()
+    response = trader_client.post(
+        f"{API}/positions/{book['FGBL'].id}/close/",
+        {"price": "133", "quantity": "3.00000001", "trade_date": "2024-03-05"},
+        format="json",
+    )
+    assert_400_naming(response, "quantity", "3")
+    assert counts() == before
+    assert Position.objects.get(pk=book["FGBL"].id).quantity == -3
+
+
+def test_closing_a_closed_position_is_rejected(trader_client, book):
+    url = f"{API}/positions/{book['ES'].id}/close/"
+    first = trader_client.post(url, {"price": "5010", "trade_date": "2024-03-05"}, format="json")
+    assert first.status_code == 200
+    before = counts()
+    again = trader_client.post(url, {"price": "5020", "trade_date": "2024-03-06"}, format="json")
+    assert_400_naming(again, "position", "closed")
+    assert counts() == before
+    assert Position.objects.get(pk=book["ES"].id).realized_pnl == Decimal(1000)
+
+
+def test_closing_an_eur_position_without_that_days_rate_names_trade_date(trader_client, book):
+    # Given no EURUSD close on Thursday (realized P&L converts at the trade date's rate)
+    assert not Instrument.objects.get(symbol="EURUSD").prices.filter(date="2024-03-07").exists()
+    before = counts()
+    response = trader_client.post(
+        f"{API}/positions/{book['FGBL'].id}/close/",
+        {"price": "133", "trade_date": "2024-03-07"},
+        format="json",
+    )
+    assert_400_naming(response, "trade_date", "EURUSD", "2024-03-07")
+    assert counts() == before
+    assert Position.objects.get(pk=book["FGBL"].id).quantity == -3
+
+
+def test_closing_before_the_position_was_opened_is_rejected(trader_client, portfolio):
+    # Given long 2 ES opened on Wednesday
+    market()
+    position = open_position(portfolio, "ES", "2", "5000", day=WED)
+    before = counts()
+    # When it is "closed" on the Monday before
+    response = trader_client.post(
+        f"{API}/positions/{position.id}/close/",
+        {"price": "5010", "trade_date": "2024-03-04"},
+        format="json",
+    )
+    # Then the close is refused, naming trade_date, and nothing is written
+    assert_400_naming(response, "trade_date")
+    assert counts() == before
+
+
+def test_closing_an_unknown_position_is_404(trader_client, book):
+    response = trader_client.post(
+        f"{API}/positions/999999/close/", {"price": "1", "trade_date": "2024-03-05"}, format="json"
+    )
+    assert response.status_code == 404
+
+
+# --- Query count ------------------------------------------------------------------------------
+
+
+def _grow_book(portfolio, start: int, stop: int) -> None:
+    """Long positions in Q<start>..Q<stop−1>, half of them in EUR, with Monday closes."""
+    symbols = [f"Q{n}" for n in range(start, stop)]
+    for n, symbol in enumerate(symbols, start):
+        InstrumentFactory(symbol=symbol, currency="EUR" if n % 2 else "USD")
+    services.prices_load(services.PriceRow(s, MON, Decimal(100 + i)) for i, s in enumerate(symbols))
+    for symbol in symbols:
+        open_position(portfolio, symbol, "10", "99", day=MON)
+
+
+def _queries_of_one_book_read(client) -> int:
+    cache.clear()  # measure the database, not a cached answer
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(f"{API}/book/")
+    assert response.status_code == 200, response.content
+    return len(ctx.captured_queries), response.json()
+
+
+def test_book_query_count_does_not_grow_with_positions(portfolio, django_assert_max_num_queries):
+    # Given a viewer on a real token (each request loads the user and its groups afresh)
+    client = APIClient()
+    token = Token.objects.create(user=UserFactory(username="viewer-q", groups=["viewer"]))
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    # And a book of 3 positions (EURUSD gives the EUR rate)
+    market()
+    _grow_book(portfolio, 0, 3)
+    small, body = _queries_of_one_book_read(client)
+    assert len(body["positions"]) == 3
+    # When it grows to 30 positions
+    _grow_book(portfolio, 3, 30)
+    with django_assert_max_num_queries(small):
+        large, body = _queries_of_one_book_read(client)
+    # Then the book costs the same number of queries, and few
+    assert len(body["positions"]) == 30
+    assert body["as_of"] == MON.isoformat()  # the positions' latest close
+    assert large == small
+    assert small <= 15, small
