@@ -92,7 +92,9 @@ def test_simultaneous_adds_to_one_sleeve_all_count():
     assert not [r for r in results if isinstance(r, Exception)], results
     position = Position.objects.get()
     assert position.quantity == 10
-    assert position.avg_cost == D(1 * 110 + 2 * 111 + 3 * 112 + 4 * 113) / 10
+    # The weighted average is 112; each step rounds avg_cost to 12 places, so the arrival order
+    # of the adds may leave a last-digit difference. The ledger check below is exact.
+    assert abs(position.avg_cost - D(1 * 110 + 2 * 111 + 3 * 112 + 4 * 113) / 10) < D("1e-11")
     assert selectors.ledger_differences(portfolio) == []
 
 
