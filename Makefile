@@ -19,7 +19,6 @@ DEMO_ENV := env -u REDIS_URL -u CELERY_BROKER_URL DATABASE_URL=$(DEMO_DATABASE_U
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
