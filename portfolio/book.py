@@ -36,16 +36,21 @@ def book_get(portfolio: Portfolio) -> dict:
         .order_by("instrument__symbol", "strategy__code")
     )
     open_positions = [p for p in positions if p.quantity != 0]
-    marks = selectors.latest_marks({p.instrument_id for p in open_positions})
+    base = portfolio.base_currency
+    currencies = {p.instrument.currency for p in open_positions}
+    pairs = selectors.fx_pairs(base=base, currencies=currencies)
+    # One read of the latest marks serves the positions and the FX pairs that convert them.
+    marks = selectors.latest_marks({p.instrument_id for p in open_positions} | pairs.keys())
     missing = sorted({p.instrument.symbol for p in open_positions if p.instrument_id not in marks})
     if missing:
         raise MissingMarketDataError(f"no price at all for {', '.join(missing)}", field="book")
-    fx = selectors.fx_table(
-        base=portfolio.base_currency,
-        currencies={p.instrument.currency for p in open_positions},
-        start=selectors.today(),  # only the latest marks are needed here
-    )
-    as_of = max((m.date for m in marks.values()), default=selectors.today())
+    fx = selectors.fx_latest_rates(base=base, pairs=pairs, marks=marks)
+    missing_fx = sorted(currencies - fx.keys())
+    if missing_fx:
+        raise MissingMarketDataError(
+            f"no rate at all converting {', '.join(missing_fx)} to {base}", field="fx"
+        )
+    as_of = max((marks[p.instrument_id].date for p in open_positions), default=selectors.today())
 
     # Total P&L of each sleeve at its last snapshot before the as-of date: the base of daily P&L.
     prev = PositionSnapshot.objects.filter(position=OuterRef("pk"), date__lt=as_of).order_by(
@@ -69,7 +74,7 @@ def book_get(portfolio: Portfolio) -> dict:
             continue
         inst = p.instrument
         mark = marks[inst.id]
-        rate = fx.latest(inst.currency)
+        rate = fx[inst.currency]
         state = calc.LedgerState(p.quantity, p.avg_cost, p.realized_pnl)
         m = calc.mark(
             state,

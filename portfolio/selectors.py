@@ -88,19 +88,12 @@ def latest_marks(instrument_ids: Iterable[int]) -> dict[int, LatestMark]:
     return marks
 
 
-def _pair_symbols(base: str, currencies: Iterable[str]) -> dict[str, tuple[str, str]]:
-    return {c: (f"{c}{base}", f"{base}{c}") for c in set(currencies) if c != base}
-
-
 class FxTable:
     """Rates converting each currency to the portfolio's base, by date (EOD closes of pairs)."""
 
-    def __init__(
-        self, base: str, rates: dict[tuple[str, dt.date], Decimal], latest: dict[str, Decimal]
-    ):
+    def __init__(self, base: str, rates: dict[tuple[str, dt.date], Decimal]):
         self.base = base
         self._rates = rates
-        self._latest = latest
 
     def rate(self, currency: str, day: dt.date) -> Decimal:
         if currency == self.base:
@@ -113,15 +106,19 @@ class FxTable:
                 field="fx",
             ) from None
 
-    def latest(self, currency: str) -> Decimal:
-        if currency == self.base:
-            return calc.ONE
-        try:
-            return self._latest[currency]
-        except KeyError:
-            raise MissingMarketDataError(
-                f"no {currency}{self.base} (or {self.base}{currency}) rate", field="fx"
-            ) from None
+
+def fx_pairs(*, base: str, currencies: Iterable[str]) -> dict[int, tuple[str, bool]]:
+    """The pair instruments converting ``currencies`` to ``base``: id → (currency, is direct)."""
+    wanted: dict[str, tuple[str, bool]] = {}
+    for ccy in set(currencies) - {base}:
+        wanted[f"{ccy}{base}"] = (ccy, True)
+        wanted[f"{base}{ccy}"] = (ccy, False)
+    if not wanted:
+        return {}
+    return {
+        iid: wanted[symbol]
+        for iid, symbol in Instrument.objects.filter(symbol__in=wanted).values_list("id", "symbol")
+    }
 
 
 def fx_table(
@@ -131,51 +128,56 @@ def fx_table(
     start: dt.date | None = None,
     end: dt.date | None = None,
 ) -> FxTable:
-    """Load every FX close needed to convert ``currencies`` to ``base`` between two dates."""
-    pairs = _pair_symbols(base, currencies)
-    if not pairs:
-        return FxTable(base, {}, {})
-    symbol_to_ccy: dict[str, tuple[str, bool]] = {}
-    for ccy, (direct, inverse) in pairs.items():
-        symbol_to_ccy[direct] = (ccy, True)
-        symbol_to_ccy[inverse] = (ccy, False)
-    instruments = {i.id: i for i in Instrument.objects.filter(symbol__in=symbol_to_ccy.keys())}
-    prices = Price.objects.filter(instrument_id__in=instruments.keys())
+    """Every EOD FX rate needed to convert ``currencies`` to ``base`` between two dates.
+
+    The close of a pair on D is its imported Price of D, else its intraday mark made on D.
+    """
+    wanted = set(currencies) - {base}
+    if not wanted:
+        return FxTable(base, {})
+    symbols = {f"{c}{base}": (c, True) for c in wanted} | {f"{base}{c}": (c, False) for c in wanted}
+    instruments = Instrument.objects.filter(symbol__in=symbols).only(
+        "id", "symbol", "last_price", "last_price_at"
+    )
+    pairs = {i.id: symbols[i.symbol] for i in instruments}
+    prices = Price.objects.filter(instrument_id__in=pairs)
     if start is not None:
         prices = prices.filter(date__gte=start)
     if end is not None:
         prices = prices.filter(date__lte=end)
     closes: dict[tuple[str, dt.date], dict[bool, Decimal]] = defaultdict(dict)
     for iid, day, close in prices.values_list("instrument_id", "date", "close"):
-        ccy, direct = symbol_to_ccy[instruments[iid].symbol]
+        ccy, direct = pairs[iid]
         closes[(ccy, day)][direct] = close
-    # Intraday marks count as the close of the day they were made on, when there is no close.
-    marks = latest_marks(instruments.keys())
-    latest_by_ccy: dict[str, dict[bool, LatestMark]] = defaultdict(dict)
-    for iid, latest in marks.items():
-        inst = instruments[iid]
-        ccy, direct = symbol_to_ccy[inst.symbol]
-        latest_by_ccy[ccy][direct] = latest
-        if (
-            latest.intraday
-            and (start is None or latest.date >= start)
-            and (end is None or latest.date <= end)
-        ):
-            closes[(ccy, latest.date)].setdefault(direct, latest.price)
+    for inst in instruments:
+        if inst.last_price is None or inst.last_price_at is None:
+            continue
+        day = timezone.localdate(inst.last_price_at, dt.UTC)
+        if (start is None or day >= start) and (end is None or day <= end):
+            ccy, direct = pairs[inst.id]
+            closes[(ccy, day)].setdefault(direct, inst.last_price)
     rates = {
         key: calc.fx_rate_from_pair(direct_close=v.get(True), inverse_close=v.get(False))
         for key, v in closes.items()
     }
-    latest = {}
-    for ccy, by_dir in latest_by_ccy.items():
-        # Prefer the direct pair; fall back to the inverse one.
-        direct = by_dir.get(True)
-        inverse = by_dir.get(False)
-        latest[ccy] = calc.fx_rate_from_pair(
-            direct_close=direct.price if direct else None,
-            inverse_close=inverse.price if inverse and not direct else None,
+    return FxTable(base, rates)
+
+
+def fx_latest_rates(
+    *, base: str, pairs: dict[int, tuple[str, bool]], marks: dict[int, LatestMark]
+) -> dict[str, Decimal]:
+    """Each currency's rate to ``base`` at its pair's latest mark (the direct pair preferred)."""
+    by_ccy: dict[str, dict[bool, Decimal]] = defaultdict(dict)
+    for iid, (ccy, direct) in pairs.items():
+        if iid in marks:
+            by_ccy[ccy][direct] = marks[iid].price
+    rates = {base: calc.ONE}
+    for ccy, closes in by_ccy.items():
+        rates[ccy] = calc.fx_rate_from_pair(
+            direct_close=closes.get(True),
+            inverse_close=None if True in closes else closes.get(False),
         )
-    return FxTable(base, rates, latest)
+    return rates
 
 
 # --- The ledger -------------------------------------------------------------------------------
