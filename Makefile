@@ -1,21 +1,26 @@
 # Two commands on a fresh machine:
-#   make run   — the embedded demo (SQLite + local-memory cache) on http://127.0.0.1:8000
-#   make test  — lint + the whole suite against real PostgreSQL and Redis
+#   make run   — the embedded demo (embedded PostgreSQL + local-memory cache) on http://127.0.0.1:8000
+#   make test  — lint + the whole suite against real PostgreSQL (the machine's, else the embedded
+#                one) and real Redis
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 # The suite's services (CI machine: both on localhost; started by scripts/ensure_services.sh).
+# Where no PostgreSQL answers at TEST_DATABASE_URL the suite runs on the embedded one.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/pms
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 TEST_ENV := DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=
+EMBEDDED_TEST_ENV := env -u DATABASE_URL REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=
 
-# The embedded demo: SQLite in the project and Django's local-memory cache, no service needed.
-DEMO_DATABASE_URL ?= sqlite:///$(CURDIR)/db.sqlite3
-DEMO_ENV := env -u REDIS_URL -u CELERY_BROKER_URL DATABASE_URL=$(DEMO_DATABASE_URL) DJANGO_DEBUG=true
+# The embedded demo: the embedded PostgreSQL (pms_project/embedded_pg.py; data in .pgdata/, or
+# PMS_EMBEDDED_PGDATA) and Django's local-memory cache, no service needed.
+RUN_ADDR ?= 127.0.0.1:8000
+DEMO_ENV := env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL DJANGO_DEBUG=true
+EMBEDDED_PG := $(PY) -m pms_project.embedded_pg
 
-.PHONY: run demo-data test lint format bench clean
+.PHONY: run serve demo-data db-stop test lint format bench clean fuzz
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,9 +32,17 @@ demo-data: $(STAMP)
 	$(DEMO_ENV) $(PY) manage.py collectstatic --noinput -v0
 	$(DEMO_ENV) $(PY) manage.py seed_demo
 
-run: demo-data
-	@echo "Serving the PMS on http://127.0.0.1:8000 (admin: /admin/, API docs: /api/docs/) — Ctrl-C stops it."
-	$(DEMO_ENV) $(PY) manage.py runserver 127.0.0.1:8000
+# Starts (or reuses) the embedded PostgreSQL, runs `serve`, and stops the server when `serve` ends
+# (Ctrl-C included) unless it was already running before.
+run: $(STAMP)
+	@$(DEMO_ENV) $(EMBEDDED_PG) run -- $(MAKE) --no-print-directory serve
+
+serve: demo-data
+	@echo "Serving the PMS on http://$(RUN_ADDR) (admin: /admin/, API docs: /api/docs/) — Ctrl-C stops it."
+	$(DEMO_ENV) $(PY) manage.py runserver --noreload $(RUN_ADDR)
+
+db-stop: $(STAMP)
+	$(EMBEDDED_PG) stop
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -40,13 +53,28 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 
 test: $(STAMP)
-	scripts/ensure_services.sh
+	PMS_PG_OPTIONAL=1 scripts/ensure_services.sh
 	$(MAKE) lint
-	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+	@if $(EMBEDDED_PG) answers "$(TEST_DATABASE_URL)"; then \
+		echo "make test: PostgreSQL at $(TEST_DATABASE_URL)"; \
+		$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS); \
+	else \
+		echo "make test: no PostgreSQL answers at $(TEST_DATABASE_URL); using the embedded one"; \
+		$(EMBEDDED_TEST_ENV) $(EMBEDDED_PG) run -- $(PY) -m pytest $(PYTEST_ARGS); \
+	fi
 
 bench: $(STAMP)
 	scripts/ensure_services.sh
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/pms_bench $(PY) bench/mtm_bench.py
 
 clean:
-	rm -rf $(VENV) db.sqlite3 .pytest_cache .ruff_cache
+	-[ -x $(PY) ] && $(EMBEDDED_PG) stop
+	rm -rf $(VENV) .pgdata .pytest_cache .ruff_cache
+
+# The schemathesis fuzz module alone, long: ≥ 2,000 requests per desk role (PMS_FUZZ_EXAMPLES
+# cases per operation × role in the fuzzing phase, plus the examples and coverage phases and the
+# stateful scenarios), against the same PostgreSQL and Redis as `make test`.
+FUZZ_EXAMPLES ?= 150
+fuzz: $(STAMP)
+	scripts/ensure_services.sh
+	$(TEST_ENV) PMS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/test_fuzz_api.py $(PYTEST_ARGS)

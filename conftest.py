@@ -1,7 +1,7 @@
 """Root test configuration: the main suite runs against real PostgreSQL and real Redis.
 
 ``make test`` (and ``.ci/run``) set DATABASE_URL and REDIS_URL. Running the suite on anything else
-is an error, not a skip: a green run on SQLite would prove nothing about production.
+is an error, not a skip: a green run on anything else would prove nothing about production.
 """
 
 from __future__ import annotations

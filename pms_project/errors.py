@@ -2,14 +2,23 @@
 
 Services raise these; views and commands never build error bodies by hand. Each error names the
 field (or the input) at fault so a client can show it next to what the user typed.
+
+Every answer under ``/api/`` is JSON, errors included: DRF's exception handler covers the views,
+and the ``handler400/403/404/500`` functions below cover what happens before or outside them
+(an unknown URL, a suspicious request, a crash).
 """
 
 from __future__ import annotations
 
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import IntegrityError
+from django.http import JsonResponse
+from django.views import defaults
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+from .exceptions import PayloadTooLarge
 
 
 class PMSError(Exception):
@@ -43,4 +52,42 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
             {"non_field_errors": ["conflicting concurrent change; retry"]},
             status=status.HTTP_409_CONFLICT,
         )
+    if isinstance(exc, RequestDataTooBig):
+        return Response({"detail": PayloadTooLarge.default_detail}, status=413)
     return exception_handler(exc, context)
+
+
+# --- Errors outside DRF's views (wired in pms_project/urls.py) -------------------------------
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def json_bad_request(request, exception=None):
+    if _is_api(request):
+        if isinstance(exception, RequestDataTooBig):
+            return JsonResponse({"detail": PayloadTooLarge.default_detail}, status=413)
+        detail = "bad request"
+        if isinstance(exception, SuspiciousOperation):
+            detail = f"bad request: {exception}"
+        return JsonResponse({"detail": detail}, status=400)
+    return defaults.bad_request(request, exception)
+
+
+def json_permission_denied(request, exception=None):
+    if _is_api(request):
+        return JsonResponse({"detail": "you do not have permission"}, status=403)
+    return defaults.permission_denied(request, exception)
+
+
+def json_page_not_found(request, exception=None):
+    if _is_api(request):
+        return JsonResponse({"detail": f"no such endpoint: {request.path}"}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def json_server_error(request):
+    if _is_api(request):
+        return JsonResponse({"detail": "server error; it has been logged"}, status=500)
+    return defaults.server_error(request)

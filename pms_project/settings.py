@@ -1,9 +1,10 @@
 """Settings for the PMS.
 
-This is the only module that reads ``os.environ``. Production differs from the embedded demo by
-environment values alone:
+This is the only module that reads ``os.environ`` (with ``embedded_pg``, for its data folder).
+Production differs from the embedded demo by environment values alone:
 
-- ``DATABASE_URL``: default a SQLite file in the project (the embedded demo).
+- ``DATABASE_URL``: a PostgreSQL URL; default the embedded PostgreSQL (``embedded_pg``: a server
+  from a wheel in ``.pgdata/``, or ``PMS_EMBEDDED_PGDATA``), started or reused on first import.
 - ``REDIS_URL``: the cache; default Django's local-memory cache.
 - ``CELERY_BROKER_URL``: default ``REDIS_URL``; with neither, tasks run eagerly in-process.
 - ``DJANGO_SECRET_KEY``, ``DJANGO_DEBUG``, ``ALLOWED_HOSTS``.
@@ -70,6 +71,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "pms_project.middleware.ApiInputGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -99,17 +101,24 @@ TEMPLATES = [
 WSGI_APPLICATION = "pms_project.wsgi.application"
 
 # --- Database --------------------------------------------------------------------------------
+# One database everywhere: PostgreSQL. Without DATABASE_URL, every command (manage.py, the
+# server, a worker) starts the embedded server — or reuses the running one — and leaves it
+# running for the next; `make run` stops it on exit, `python -m pms_project.embedded_pg stop` too.
+DATABASE_URL = env_str("DATABASE_URL")
+if not DATABASE_URL:
+    from pms_project import embedded_pg
+
+    DATABASE_URL = embedded_pg.database_url()
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        DATABASE_URL,
         conn_max_age=60,
         # Without health checks a database restart turns pooled connections into 500s.
         conn_health_checks=True,
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Persistent connections buy nothing on SQLite and keep the file locked between requests.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (postgres://...)")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache -----------------------------------------------------------------------------------
@@ -173,21 +182,19 @@ LOGIN_URL = "/admin/login/"
 REST_FRAMEWORK = {
     # Token first: an anonymous API call gets 401 with "WWW-Authenticate: Token".
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "pms_project.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["pms_project.permissions.DeskRolePermission"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_FILTER_BACKENDS": ["pms_project.filters.StrictFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "pms_project.pagination.StrictLimitOffsetPagination",
     "PAGE_SIZE": 1000,
     "EXCEPTION_HANDLER": "pms_project.errors.api_exception_handler",
-    # A raw NaN / Infinity token in a JSON body is a 400 naming its field.
-    "DEFAULT_PARSER_CLASSES": [
-        "pms_project.parsers.FiniteJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # The API reads and writes JSON only. The parser refuses, naming the field, what the
+    # database cannot store (NUL, lone surrogates) and raw NaN / Infinity tokens.
+    "DEFAULT_PARSER_CLASSES": ["pms_project.parsers.FiniteJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # Money and quantities leave the API as decimal strings, never rounded floats.
     "COERCE_DECIMAL_TO_STRING": True,
 }
@@ -203,6 +210,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The error responses (400/401/403/404/409/413 with one error body) and the links between
+    # operations, on every operation; the enum hook is drf-spectacular's default.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "pms_project.schema.postprocess_error_responses_and_links",
+    ],
 }
 
 LOGGING = {

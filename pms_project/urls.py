@@ -11,6 +11,12 @@ def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
+# Every answer under /api/ is JSON, even when no view ran (see pms_project/errors.py).
+handler400 = "pms_project.errors.json_bad_request"
+handler403 = "pms_project.errors.json_permission_denied"
+handler404 = "pms_project.errors.json_page_not_found"
+handler500 = "pms_project.errors.json_server_error"
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),

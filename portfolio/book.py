@@ -1,21 +1,78 @@
 """The book: open positions at each instrument's latest mark, with NAV, exposures and P&L.
 
-A read: a fixed number of queries whatever the number of positions.
+A read: a fixed number of queries whatever the number of positions (each sleeve's last execution
+rides on the positions query as a subquery).
+
+Marks. An open position is marked at its instrument's latest mark: the intraday mark when it is
+newer than the last close (``price_source`` "intraday"), else the last close ("close"), else, for
+an instrument never priced, the sleeve's last execution price ("execution", dated by that
+execution's trade date). ``mark_age_days`` counts calendar days from the mark's date to today
+(UTC); ``stale`` is true when that date is before the previous business day of today.
+
+The book degrades, it never fails. A position that cannot be valued is listed under ``unvalued``
+with the reason, not under ``positions``, and ``complete`` is false. A position cannot be valued
+when no price of any kind exists for it, when no rate at all converts its currency to the base,
+when one of its numbers does not fit the book's columns (e.g. an exposure of 10^20 or more), or
+when its arithmetic fails. Everything else is computed from what could be valued:
+
+- NAV = initial capital + cash flows dated up to max(as_of, today) + the realized P&L of every
+  sleeve (valued, unvalued and flat alike: it is stored and needs no price) + the unrealized P&L
+  of the valued positions. An unvalued position's unrealized P&L is left out, never guessed.
+- Gross, net, leverage (gross / NAV, null when NAV is 0) and the exposures by asset class and by
+  currency: the valued positions only.
+- 1D: Σ daily P&L of the valued positions and of the flat sleeves; an unvalued position adds
+  nothing (not even a change of its realized P&L).
+- MTD and YTD: NAV − the stored NAV before the period − flows since. That stored NAV included
+  the unrealized P&L of a position now unvalued, so its absence shows in MTD and YTD: read them
+  with ``complete``.
+
+``as_of`` is the latest close or intraday mark date among the open positions that have one and a
+rate for their currency (today when none has): it anchors the 1D base (the last snapshot before
+it) and the MTD/YTD periods. Execution prices never move it: a trade price is not a market mark,
+and a trade dated after the last close would otherwise shift the day's P&L base.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import defaultdict
 from decimal import Decimal
 
 from django.db.models import OuterRef, Subquery
 
-from pms_project.errors import MissingMarketDataError
-
 from . import calculations as calc
 from . import selectors
-from .models import NavSnapshot, Portfolio, Position, PositionSnapshot
+from .models import (
+    COST,
+    MONEY,
+    PRICE,
+    QTY,
+    RATE,
+    Execution,
+    NavSnapshot,
+    Portfolio,
+    Position,
+    PositionSnapshot,
+)
+
+logger = logging.getLogger(__name__)
+
+# The NUMERIC shape each decimal of a valued row must fit (the serializer's fields have the same).
+ROW_DECIMALS = {
+    "quantity": QTY,
+    "avg_cost": COST,
+    "price": PRICE,
+    "fx": RATE,
+    "exposure": MONEY,
+    "unrealized": MONEY,
+    "realized_pnl": MONEY,
+    "daily_pnl": MONEY,
+}
+
+
+class Unvalued(Exception):
+    """A position the book cannot value; the message is the reason shown to the desk."""
 
 
 def _nav_before(portfolio: Portfolio, day: dt.date) -> tuple[Decimal, dt.date | None]:
@@ -29,10 +86,96 @@ def _nav_before(portfolio: Portfolio, day: dt.date) -> tuple[Decimal, dt.date | 
     return snap if snap else (portfolio.initial_capital, None)
 
 
+def _check_fits(name: str, value: Decimal, shape: dict) -> None:
+    if not value.is_finite():
+        raise Unvalued(f"its {name} is not a finite number ({value})")
+    limit = Decimal(10) ** (shape["max_digits"] - shape["decimal_places"])
+    if abs(value) >= limit:
+        raise Unvalued(f"its {name} ({value:.4E}) is out of range (must be under {limit:.0E})")
+
+
+def _quote(p: Position, marks: dict[int, selectors.LatestMark]) -> tuple[Decimal, dt.date, str]:
+    """The price, date and source a position is marked at."""
+    mark = marks.get(p.instrument_id)
+    if mark is not None:
+        return mark.price, mark.date, "intraday" if mark.intraday else "close"
+    if p.last_execution_price is not None:
+        return p.last_execution_price, p.last_execution_date, "execution"
+    raise Unvalued(f"no close, intraday mark or execution price for {p.instrument.symbol}")
+
+
+def _value(
+    p: Position,
+    *,
+    quote: tuple[Decimal, dt.date, str],
+    rate: Decimal,
+    previous_total: Decimal,
+    today: dt.date,
+    stale_before: dt.date,
+) -> dict:
+    """One valued row of the book; raises ``Unvalued`` when its numbers do not fit."""
+    inst = p.instrument
+    price, price_date, source = quote
+    state = calc.LedgerState(p.quantity, p.avg_cost, p.realized_pnl)
+    m = calc.mark(
+        state, price=price, fx=rate, multiplier=inst.multiplier, previous_total=previous_total
+    )
+    row = {
+        "id": p.id,
+        "symbol": inst.symbol,
+        "asset_class": inst.asset_class,
+        "currency": inst.currency,
+        "strategy": p.strategy.code,
+        "quantity": p.quantity,
+        "avg_cost": p.avg_cost,
+        "price": price,
+        "price_date": price_date,
+        "price_source": source,
+        "mark_age_days": (today - price_date).days,
+        "stale": price_date < stale_before,
+        "fx": rate,
+        "exposure": m.exposure,
+        "unrealized": m.unrealized,
+        "realized_pnl": p.realized_pnl,
+        "daily_pnl": m.daily_pnl,
+        "opened_date": p.opened_date,
+    }
+    for name, shape in ROW_DECIMALS.items():
+        _check_fits(name, row[name], shape)
+    return row
+
+
+def _unvalued(p: Position, reason: str) -> dict:
+    return {
+        "id": p.id,
+        "symbol": p.instrument.symbol,
+        "strategy": p.strategy.code,
+        "quantity": p.quantity,
+        "reason": reason,
+    }
+
+
 def book_get(portfolio: Portfolio) -> dict:
+    # Sums of many stored amounts may need more than Python's default 28 digits.
+    with calc.precise():
+        return _book(portfolio)
+
+
+def _book(portfolio: Portfolio) -> dict:
+    today = selectors.today()
+    stale_before = calc.previous_business_day(today)
+    last_execution = Execution.objects.filter(
+        portfolio=OuterRef("portfolio"),
+        instrument=OuterRef("instrument"),
+        strategy=OuterRef("strategy"),
+    ).order_by("-trade_date", "-id")
     positions = list(
         Position.objects.filter(portfolio=portfolio)
         .select_related("instrument", "strategy")
+        .annotate(
+            last_execution_price=Subquery(last_execution.values("price")[:1]),
+            last_execution_date=Subquery(last_execution.values("trade_date")[:1]),
+        )
         .order_by("instrument__symbol", "strategy__code")
     )
     open_positions = [p for p in positions if p.quantity != 0]
@@ -41,16 +184,15 @@ def book_get(portfolio: Portfolio) -> dict:
     pairs = selectors.fx_pairs(base=base, currencies=currencies)
     # One read of the latest marks serves the positions and the FX pairs that convert them.
     marks = selectors.latest_marks({p.instrument_id for p in open_positions} | pairs.keys())
-    missing = sorted({p.instrument.symbol for p in open_positions if p.instrument_id not in marks})
-    if missing:
-        raise MissingMarketDataError(f"no price at all for {', '.join(missing)}", field="book")
     fx = selectors.fx_latest_rates(base=base, pairs=pairs, marks=marks)
-    missing_fx = sorted(currencies - fx.keys())
-    if missing_fx:
-        raise MissingMarketDataError(
-            f"no rate at all converting {', '.join(missing_fx)} to {base}", field="fx"
-        )
-    as_of = max((marks[p.instrument_id].date for p in open_positions), default=selectors.today())
+    as_of = max(
+        (
+            marks[p.instrument_id].date
+            for p in open_positions
+            if p.instrument_id in marks and p.instrument.currency in fx
+        ),
+        default=today,
+    )
 
     # Total P&L of each sleeve at its last snapshot before the as-of date: the base of daily P&L.
     prev = PositionSnapshot.objects.filter(position=OuterRef("pk"), date__lt=as_of).order_by(
@@ -62,7 +204,7 @@ def book_get(portfolio: Portfolio) -> dict:
         .values_list("id", "prev_total")
     )
 
-    rows = []
+    rows, unvalued = [], []
     gross = net = unrealized_sum = daily_sum = calc.ZERO
     realized_sum = sum((p.realized_pnl for p in positions), calc.ZERO)
     by_asset_class: dict[str, Decimal] = defaultdict(lambda: calc.ZERO)
@@ -73,46 +215,44 @@ def book_get(portfolio: Portfolio) -> dict:
             daily_sum += p.realized_pnl - (previous_total.get(p.id) or calc.ZERO)
             continue
         inst = p.instrument
-        mark = marks[inst.id]
-        rate = fx[inst.currency]
-        state = calc.LedgerState(p.quantity, p.avg_cost, p.realized_pnl)
-        m = calc.mark(
-            state,
-            price=mark.price,
-            fx=rate,
-            multiplier=inst.multiplier,
-            previous_total=previous_total.get(p.id) or calc.ZERO,
-        )
-        gross += abs(m.exposure)
-        net += m.exposure
-        unrealized_sum += m.unrealized
-        daily_sum += m.daily_pnl
-        by_asset_class[inst.asset_class] += m.exposure
-        by_currency[inst.currency] += m.exposure
-        rows.append(
-            {
-                "id": p.id,
-                "symbol": inst.symbol,
-                "asset_class": inst.asset_class,
-                "currency": inst.currency,
-                "strategy": p.strategy.code,
-                "quantity": p.quantity,
-                "avg_cost": p.avg_cost,
-                "price": mark.price,
-                "price_date": mark.date,
-                "price_source": "intraday" if mark.intraday else "close",
-                "fx": rate,
-                "exposure": m.exposure,
-                "unrealized": m.unrealized,
-                "realized_pnl": p.realized_pnl,
-                "daily_pnl": m.daily_pnl,
-                "opened_date": p.opened_date,
-            }
-        )
+        try:
+            quote = _quote(p, marks)
+            rate = fx.get(inst.currency)
+            if rate is None:
+                raise Unvalued(
+                    f"no {inst.currency}{base} (or {base}{inst.currency}) rate at all "
+                    f"to convert {inst.currency} to {base}"
+                )
+            row = _value(
+                p,
+                quote=quote,
+                rate=rate,
+                previous_total=previous_total.get(p.id) or calc.ZERO,
+                today=today,
+                stale_before=stale_before,
+            )
+        except Unvalued as exc:
+            unvalued.append(_unvalued(p, str(exc)))
+            continue
+        except ArithmeticError as exc:
+            unvalued.append(_unvalued(p, f"its valuation overflows ({type(exc).__name__})"))
+            continue
+        except Exception as exc:
+            # Pure arithmetic on one row: whatever went wrong stays with that row.
+            logger.exception("book %s: position %s cannot be valued", portfolio.code, p.id)
+            unvalued.append(_unvalued(p, f"its valuation failed ({type(exc).__name__})"))
+            continue
+        gross += abs(row["exposure"])
+        net += row["exposure"]
+        unrealized_sum += row["unrealized"]
+        daily_sum += row["daily_pnl"]
+        by_asset_class[inst.asset_class] += row["exposure"]
+        by_currency[inst.currency] += row["exposure"]
+        rows.append(row)
 
     # Flows happen at the start of their day: one booked for today is in today's NAV even before
     # any of today's marks.
-    flows_upto = max(as_of, selectors.today())
+    flows_upto = max(as_of, today)
     flows_total = selectors.flows_between(portfolio, None, flows_upto)
     nav = calc.money(portfolio.initial_capital + flows_total + realized_sum + unrealized_sum)
 
@@ -126,6 +266,7 @@ def book_get(portfolio: Portfolio) -> dict:
         "portfolio": portfolio.code,
         "base_currency": portfolio.base_currency,
         "as_of": as_of,
+        "complete": not unvalued,
         "nav": nav,
         "gross_exposure": gross,
         "net_exposure": net,
@@ -138,4 +279,5 @@ def book_get(portfolio: Portfolio) -> dict:
             "YTD": pnl_since(as_of.replace(month=1, day=1)),
         },
         "positions": rows,
+        "unvalued": unvalued,
     }

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, Decimal, getcontext, localcontext
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -19,13 +20,27 @@ PRICE_PLACES = Decimal("1E-10")
 COST_PLACES = Decimal("1E-12")
 MONEY_PLACES = Decimal("1E-8")
 RATE_PLACES = Decimal("1E-12")
+# Significant digits of intermediate results and of quantizing: sums of stored amounts stay exact,
+# and an amount of up to 42 integer digits quantizes to 8 places. Python's default context has 28
+# digits: too few to quantize even a 21-digit amount to 8 places.
 _PRECISION = 50
 
 FxLookup = Callable[[dt.date], Decimal]
 
 
+def precise() -> AbstractContextManager:
+    """A decimal context of ``_PRECISION`` digits for arithmetic on stored values."""
+    return localcontext(prec=_PRECISION)
+
+
 def q(value: Decimal, places: Decimal) -> Decimal:
-    return value.quantize(places, rounding=ROUND_HALF_EVEN)
+    """``value`` rounded half-even to ``places``, in the 50-digit context whatever the caller's.
+
+    Never raises for a value a NUMERIC column holds (at most 28 digits); raises
+    ``decimal.InvalidOperation`` only when the result needs more than 50 digits.
+    """
+    with localcontext(prec=max(_PRECISION, getcontext().prec)):
+        return value.quantize(places, rounding=ROUND_HALF_EVEN)
 
 
 def money(value: Decimal) -> Decimal:
@@ -182,20 +197,25 @@ def mark(
     state: LedgerState, *, price: Decimal, fx: Decimal, multiplier: Decimal, previous_total: Decimal
 ) -> Mark:
     """Mark one position: total = realized to date + unrealized; daily = total − previous total."""
-    unreal = unrealized(
-        quantity=state.quantity, avg_cost=state.avg_cost, multiplier=multiplier, price=price, fx=fx
-    )
-    total = money(state.realized_pnl + unreal)
-    return Mark(
-        quantity=state.quantity,
-        price=price,
-        fx=fx,
-        exposure=exposure(quantity=state.quantity, multiplier=multiplier, price=price, fx=fx),
-        realized_pnl=state.realized_pnl,
-        unrealized=unreal,
-        total_pnl=total,
-        daily_pnl=money(total - previous_total),
-    )
+    with precise():
+        unreal = unrealized(
+            quantity=state.quantity,
+            avg_cost=state.avg_cost,
+            multiplier=multiplier,
+            price=price,
+            fx=fx,
+        )
+        total = money(state.realized_pnl + unreal)
+        return Mark(
+            quantity=state.quantity,
+            price=price,
+            fx=fx,
+            exposure=exposure(quantity=state.quantity, multiplier=multiplier, price=price, fx=fx),
+            realized_pnl=state.realized_pnl,
+            unrealized=unreal,
+            total_pnl=total,
+            daily_pnl=money(total - previous_total),
+        )
 
 
 def daily_return(*, nav: Decimal, previous_nav: Decimal, flow: Decimal) -> float:

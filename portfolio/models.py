@@ -10,8 +10,15 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+
+from pms_project.validators import (
+    code_validator,
+    currency_validator,
+    min_date_validator,
+    plain_text_validator,
+)
 
 from .choices import AssetClass, ExecutionSource, PositionStatus
 
@@ -21,15 +28,20 @@ COST = {"max_digits": 28, "decimal_places": 12}
 MONEY = {"max_digits": 28, "decimal_places": 8}
 RATE = {"max_digits": 24, "decimal_places": 12}
 
-currency_validator = RegexValidator(r"^[A-Z]{3}$", "a currency is three capital letters")
+# Largest magnitudes the rules allow (see services): far inside the columns' own limits, so that
+# sums over a whole book never overflow NUMERIC(28, 8).
+NAV_LIMIT = Decimal(10) ** 18
+MULTIPLIER_LIMIT = Decimal(10) ** 9
 
 
 class Portfolio(models.Model):
-    code = models.CharField(max_length=20, unique=True)
-    name = models.CharField(max_length=200)
+    code = models.CharField(max_length=20, unique=True, validators=[code_validator])
+    name = models.CharField(max_length=200, validators=[plain_text_validator])
     base_currency = models.CharField(max_length=3, validators=[currency_validator], default="USD")
-    inception_date = models.DateField()
-    initial_capital = models.DecimalField(**MONEY, validators=[MinValueValidator(Decimal(0))])
+    inception_date = models.DateField(validators=[min_date_validator])
+    initial_capital = models.DecimalField(
+        **MONEY, validators=[MinValueValidator(Decimal(0)), MaxValueValidator(NAV_LIMIT)]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -45,7 +57,7 @@ class CashFlow(models.Model):
     portfolio = models.ForeignKey(Portfolio, on_delete=models.PROTECT, related_name="cash_flows")
     date = models.DateField()
     amount = models.DecimalField(**MONEY)
-    note = models.CharField(max_length=200, blank=True)
+    note = models.CharField(max_length=200, blank=True, validators=[plain_text_validator])
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -57,12 +69,15 @@ class CashFlow(models.Model):
 
 
 class Instrument(models.Model):
-    symbol = models.CharField(max_length=30, unique=True)
-    name = models.CharField(max_length=200)
+    symbol = models.CharField(max_length=30, unique=True, validators=[code_validator])
+    name = models.CharField(max_length=200, validators=[plain_text_validator])
     asset_class = models.CharField(max_length=10, choices=AssetClass.choices)
     currency = models.CharField(max_length=3, validators=[currency_validator])
     multiplier = models.DecimalField(
-        max_digits=20, decimal_places=6, default=Decimal(1), validators=[MinValueValidator(0)]
+        max_digits=20,
+        decimal_places=6,
+        default=Decimal(1),
+        validators=[MinValueValidator(Decimal("0.000001")), MaxValueValidator(MULTIPLIER_LIMIT)],
     )
     active = models.BooleanField(default=True)
     # Intraday mark set by update-price; the EOD close of D falls back to it when no Price of D.
@@ -79,12 +94,16 @@ class Instrument(models.Model):
 class Strategy(models.Model):
     """A sleeve of the book. Lives in portfolio because positions are split by strategy."""
 
-    code = models.CharField(max_length=30, unique=True)
-    name = models.CharField(max_length=200)
+    code = models.CharField(max_length=30, unique=True, validators=[code_validator])
+    name = models.CharField(max_length=200, validators=[plain_text_validator])
     asset_class = models.CharField(max_length=10, choices=AssetClass.choices, blank=True)
     active = models.BooleanField(default=True)
+    # A fraction of NAV: 0.02 = 2 %.
     risk_budget = models.DecimalField(
-        max_digits=10, decimal_places=6, default=Decimal(0), validators=[MinValueValidator(0)]
+        max_digits=10,
+        decimal_places=6,
+        default=Decimal(0),
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
     )
 
     class Meta:
@@ -97,7 +116,7 @@ class Strategy(models.Model):
 
 class Price(models.Model):
     instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="prices")
-    date = models.DateField()
+    date = models.DateField(validators=[min_date_validator])
     close = models.DecimalField(**PRICE)
 
     class Meta:

@@ -15,6 +15,7 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from pms_project.errors import MissingMarketDataError, PMSError
+from pms_project.validators import CODE_HELP, is_code
 
 from . import calculations as calc
 from .models import CashFlow, Execution, Instrument, Portfolio, Position, Price
@@ -25,6 +26,8 @@ Sleeve = tuple[int, int]  # (instrument_id, strategy_id)
 def portfolio_get(code: str | None) -> Portfolio:
     """The portfolio named by ``?portfolio=CODE``; optional when there is exactly one."""
     if code:
+        if not is_code(code):
+            raise PMSError(f"not a portfolio code: use only {CODE_HELP}", field="portfolio")
         portfolio = Portfolio.objects.filter(code=code).first()
         if portfolio is None:
             raise PMSError(f"unknown portfolio {code!r}", field="portfolio")
@@ -173,10 +176,13 @@ def fx_latest_rates(
             by_ccy[ccy][direct] = marks[iid].price
     rates = {base: calc.ONE}
     for ccy, closes in by_ccy.items():
-        rates[ccy] = calc.fx_rate_from_pair(
-            direct_close=closes.get(True),
-            inverse_close=None if True in closes else closes.get(False),
-        )
+        try:
+            rates[ccy] = calc.fx_rate_from_pair(
+                direct_close=closes.get(True),
+                inverse_close=None if True in closes else closes.get(False),
+            )
+        except ArithmeticError:
+            continue  # a mark that gives no rate (a zero inverse close) converts nothing
     return rates
 
 

@@ -7,18 +7,21 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation, localcontext
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from pms_project.errors import MissingMarketDataError, PMSError
+from pms_project.validators import MIN_DATE
 
 from . import calculations as calc
 from . import selectors
 from .choices import MANUAL_STRATEGY_CODE, ExecutionSource, PositionStatus
 from .models import (
+    NAV_LIMIT,
     CashFlow,
     Execution,
     Instrument,
@@ -38,6 +41,8 @@ def validate_business_date(
 ) -> dt.date:
     if not isinstance(day, dt.date):
         raise PMSError("a date is YYYY-MM-DD", field=field)
+    if day < MIN_DATE:
+        raise PMSError(f"must be on or after {MIN_DATE.isoformat()}", field=field)
     if day > selectors.today() or (not allow_today and day == selectors.today()):
         raise PMSError(f"{day.isoformat()} is in the future", field=field)
     if not calc.is_business_day(day):
@@ -49,6 +54,10 @@ def validate_business_date(
 PRICE_LIMIT = Decimal(10) ** 14  # NUMERIC(24, 10)
 QTY_LIMIT = Decimal(10) ** 16  # NUMERIC(24, 8)
 MONEY_LIMIT = Decimal(10) ** 20  # NUMERIC(28, 8)
+# Products of values that each fit must fit too, summed over a whole book: one trade or one
+# position may be worth at most a quadrillion in base currency, a NAV (capital and flows) at most
+# NAV_LIMIT. A hundred thousand positions at the limit still fit MONEY_LIMIT.
+NOTIONAL_LIMIT = Decimal(10) ** 15
 
 
 def _validate_finite(value: Decimal, *, field: str, limit: Decimal) -> Decimal:
@@ -153,6 +162,11 @@ def execution_record(
             f"({portfolio.inception_date.isoformat()})",
             field="trade_date",
         )
+    # A position the book could not convert to its base currency would take the book and every
+    # mark-to-market of the portfolio down with it: refuse it here, at write time.
+    fx = _conversion_rate(portfolio, instrument)
+    base = portfolio.base_currency
+    _validate_notional(quantity, price=price, instrument=instrument, fx=fx, base=base)
     with transaction.atomic():
         # The portfolio lock orders bookings against a running mark-to-market of this portfolio.
         _portfolio_lock(portfolio)
@@ -161,6 +175,26 @@ def execution_record(
             instrument=instrument,
             strategy=strategy,
             defaults={"opened_date": trade_date},
+        )
+        new_quantity = position.quantity + quantity
+        if not instrument.active and abs(new_quantity) > abs(position.quantity):
+            raise PMSError(
+                f"{instrument.symbol} is inactive: positions in it may only be reduced",
+                field="symbol",
+            )
+        if abs(new_quantity) >= QTY_LIMIT:
+            raise PMSError(
+                f"the position would hold {new_quantity} contracts; "
+                f"at most {QTY_LIMIT:,.0f} in magnitude",
+                field="quantity",
+            )
+        _validate_notional(
+            new_quantity,
+            price=price,
+            instrument=instrument,
+            fx=fx,
+            base=base,
+            what="the resulting position",
         )
         execution = Execution.objects.create(
             portfolio=portfolio,
@@ -179,6 +213,50 @@ def execution_record(
             # Realizing P&L in a foreign currency needs that day's rate; say which field to fix.
             raise PMSError(exc.message, field="trade_date") from exc
     return execution, position
+
+
+def _conversion_rate(portfolio: Portfolio, instrument: Instrument) -> Decimal:
+    """The latest rate converting the instrument's currency to the base; refuses when none."""
+    base, currency = portfolio.base_currency, instrument.currency
+    if currency == base:
+        return calc.ONE
+    pairs = selectors.fx_pairs(base=base, currencies=[currency])
+    if not pairs:
+        raise PMSError(
+            f"{instrument.symbol} is in {currency}, which cannot be converted to {base}: "
+            f"no {currency}{base} or {base}{currency} instrument",
+            field="symbol",
+        )
+    marks = selectors.latest_marks(pairs)
+    rate = selectors.fx_latest_rates(base=base, pairs=pairs, marks=marks).get(currency)
+    if rate is None:
+        raise PMSError(
+            f"{instrument.symbol} is in {currency}, and no {currency}{base} or {base}{currency} "
+            "price has been loaded yet",
+            field="symbol",
+        )
+    return rate
+
+
+def _validate_notional(
+    quantity: Decimal,
+    *,
+    price: Decimal,
+    instrument: Instrument,
+    fx: Decimal,
+    base: str,
+    what: str = "the trade",
+) -> None:
+    """Refuse a quantity whose value (quantity × multiplier × price × fx) is beyond any book."""
+    with localcontext() as ctx:
+        ctx.prec = 60
+        notional = abs(quantity) * instrument.multiplier * price * fx
+    if notional > NOTIONAL_LIMIT:
+        raise PMSError(
+            f"{what} would be worth {notional:.3E} {base} (quantity × multiplier × price × fx); "
+            f"at most {NOTIONAL_LIMIT:,.0f}",
+            field="quantity",
+        )
 
 
 def position_open(
@@ -273,6 +351,12 @@ def instruments_upsert(rows: list[InstrumentRow]) -> tuple[int, int]:
     invalidation) still fires; instrument lists are small.
     """
     fields = ("name", "asset_class", "currency", "multiplier", "active")
+    for row in rows:
+        try:
+            Instrument(symbol=row.symbol, **{f: getattr(row, f) for f in fields}).clean_fields()
+        except ValidationError as exc:
+            field, messages = next(iter(exc.message_dict.items()))
+            raise PMSError(f"{row.symbol!r}: {' '.join(messages)}", field=field) from exc
     created = updated = 0
     with transaction.atomic():
         existing = Instrument.objects.select_for_update().in_bulk(
@@ -351,11 +435,42 @@ def price_update_intraday(
 def cash_flow_record(
     *, portfolio: Portfolio, date: dt.date, amount: Decimal, note: str = ""
 ) -> CashFlow:
-    validate_nonzero(amount, field="amount", limit=MONEY_LIMIT)
+    """Record a subscription (+) or a redemption (−) at the start of ``date``.
+
+    A redemption may take the NAV to zero, never below: the NAV it is checked against is the
+    last NAV snapshot before ``date`` (initial capital before the first) plus the flows since,
+    up to and including ``date``. Capital (initial + every flow) stays within NAV_LIMIT.
+    """
+    validate_nonzero(amount, field="amount", limit=NAV_LIMIT)
     validate_business_date(date, field="date")
     if date < portfolio.inception_date:
         raise PMSError("a cash flow cannot precede the portfolio's inception", field="date")
-    return CashFlow.objects.create(portfolio=portfolio, date=date, amount=amount, note=note)
+    with transaction.atomic():
+        # Two concurrent redemptions must not both pass the check against the same NAV.
+        _portfolio_lock(portfolio)
+        capital = portfolio.initial_capital + selectors.flows_between(portfolio, None, date.max)
+        if abs(capital + amount) > NAV_LIMIT:
+            raise PMSError(
+                f"the portfolio's capital would reach {capital + amount:,.2f}; "
+                f"at most {NAV_LIMIT:,.0f}",
+                field="amount",
+            )
+        if amount < 0:
+            previous = (
+                NavSnapshot.objects.filter(portfolio=portfolio, date__lt=date)
+                .order_by("-date")
+                .values_list("nav", "date")
+                .first()
+            )
+            nav, since = previous if previous else (portfolio.initial_capital, None)
+            nav += selectors.flows_between(portfolio, since, date)
+            if -amount > nav:
+                raise PMSError(
+                    f"a redemption of {-amount:,.2f} is larger than the NAV "
+                    f"({nav:,.2f} {portfolio.base_currency}) on {date.isoformat()}",
+                    field="amount",
+                )
+        return CashFlow.objects.create(portfolio=portfolio, date=date, amount=amount, note=note)
 
 
 # --- Mark-to-market ---------------------------------------------------------------------------
@@ -438,11 +553,11 @@ def _mark_locked(portfolio: Portfolio, day: dt.date) -> NavSnapshot:
         position = sleeves[sleeve]
         # A sleeve closed during D with no close that day is shown at its last execution price.
         price = closes.get(inst.id, trades[sleeve][-1].price)
-        m = calc.mark(
+        m = _mark_storable(
+            inst,
             state,
             price=price,
             fx=fx.rate(inst.currency, day),
-            multiplier=inst.multiplier,
             previous_total=position.prev_total or calc.ZERO,
         )
         total_pnl += m.total_pnl
@@ -482,6 +597,27 @@ def _mark_locked(portfolio: Portfolio, day: dt.date) -> NavSnapshot:
         },
     )
     return snapshot
+
+
+def _mark_storable(
+    inst: Instrument, state: calc.LedgerState, *, price, fx, previous_total
+) -> calc.Mark:
+    """``calc.mark``, refused (naming the instrument) when a value would not fit its column."""
+    try:
+        m = calc.mark(
+            state, price=price, fx=fx, multiplier=inst.multiplier, previous_total=previous_total
+        )
+    except (InvalidOperation, OverflowError):
+        m = None
+    if m is None or any(
+        abs(v) >= MONEY_LIMIT for v in (m.exposure, m.unrealized, m.total_pnl, m.daily_pnl)
+    ):
+        raise PMSError(
+            f"{inst.symbol}: the value of the position at {price} does not fit the book's "
+            "columns; check the close",
+            field="date",
+        )
+    return m
 
 
 def _previous_snapshot(day: dt.date) -> dict:

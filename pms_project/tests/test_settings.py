@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from pms_project import embedded_pg
 from pms_project.settings import env_bool, env_list
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,29 +33,48 @@ def test_env_list_splits_and_trims(monkeypatch):
     assert env_list("PMS_HOSTS", "") == ["a.example", "b.example"]
 
 
-def _settings_in_subprocess(env: dict[str, str]) -> list[str]:
+def _settings_in_subprocess(env: dict[str, str], check: bool = True) -> list[str]:
     code = (
-        "import django; from django.conf import settings; django.setup();"
-        "print(settings.DATABASES['default']['ENGINE']);"
+        "import django; from django.conf import settings; django.setup(); db = settings.DATABASES;"
+        "print(db['default']['ENGINE'], db['default']['HOST'], db['default']['NAME']);"
         "print(settings.CACHES['default']['BACKEND']);"
         "print(settings.CELERY_BROKER_URL or '-'); print(settings.CELERY_TASK_ALWAYS_EAGER)"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=check
     )
-    return out.stdout.split()
+    return out.stdout.split() if check else [out.stderr]
 
 
-def test_no_variables_give_the_embedded_default():
+def test_no_variables_give_the_embedded_default(tmp_path):
+    # Settings start the embedded PostgreSQL (in a temporary data folder here) and point at it.
+    pgdata = tmp_path / "pgdata"
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env.pop("CELERY_BROKER_URL", None)
-    env["DJANGO_SETTINGS_MODULE"] = "pms_project.settings"
-    assert _settings_in_subprocess(env) == [
-        "django.db.backends.sqlite3",
+    env.update(DJANGO_SETTINGS_MODULE="pms_project.settings", PMS_EMBEDDED_PGDATA=str(pgdata))
+    try:
+        values = _settings_in_subprocess(env)
+        url = embedded_pg.running_url(pgdata)
+    finally:
+        embedded_pg.stop(pgdata)
+    assert url is not None, "the embedded PostgreSQL is not running"
+    socket_dir = url.split("@")[1].split(":")[0].replace("%2F", "/")  # the server's socket folder
+    assert values == [
+        "django.db.backends.postgresql",
+        socket_dir,
+        "pms",
         "django.core.cache.backends.locmem.LocMemCache",
         "-",
         "True",
     ]
+    assert embedded_pg.running_url(pgdata) is None
+
+
+def test_a_database_other_than_postgresql_is_refused():
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="pms_project.settings")
+    env["DATABASE_URL"] = "sqlite:///db.sqlite3"
+    (stderr,) = _settings_in_subprocess(env, check=False)
+    assert "DATABASE_URL must point at PostgreSQL" in stderr
 
 
 def test_production_variables_select_postgres_redis_and_a_broker():
@@ -67,6 +87,8 @@ def test_production_variables_select_postgres_redis_and_a_broker():
     )
     assert _settings_in_subprocess(env) == [
         "django.db.backends.postgresql",
+        "db.example",
+        "pms",
         "django_redis.cache.RedisCache",
         "redis://cache.example:6379/2",
         "False",

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from pms_project.serializers import ModelSerializer, StrictCharField
+
 from ..models import CashFlow, Instrument, NavSnapshot, Portfolio, Position, Price, Strategy
 
 QTY = {"max_digits": 24, "decimal_places": 8}
@@ -9,19 +11,19 @@ PRICE = {"max_digits": 24, "decimal_places": 10}
 MONEY = {"max_digits": 28, "decimal_places": 8}
 
 
-class PortfolioSerializer(serializers.ModelSerializer):
+class PortfolioSerializer(ModelSerializer):
     class Meta:
         model = Portfolio
         fields = ["id", "code", "name", "base_currency", "inception_date", "initial_capital"]
 
 
-class StrategySerializer(serializers.ModelSerializer):
+class StrategySerializer(ModelSerializer):
     class Meta:
         model = Strategy
         fields = ["id", "code", "name", "asset_class", "active", "risk_budget"]
 
 
-class InstrumentSerializer(serializers.ModelSerializer):
+class InstrumentSerializer(ModelSerializer):
     class Meta:
         model = Instrument
         fields = [
@@ -43,7 +45,7 @@ class InstrumentSerializer(serializers.ModelSerializer):
         return value
 
 
-class PriceSerializer(serializers.ModelSerializer):
+class PriceSerializer(ModelSerializer):
     symbol = serializers.CharField(source="instrument.symbol", read_only=True)
 
     class Meta:
@@ -52,17 +54,17 @@ class PriceSerializer(serializers.ModelSerializer):
 
 
 class PriceLoadRowSerializer(serializers.Serializer):
-    symbol = serializers.CharField(max_length=30)
+    symbol = StrictCharField(max_length=30)
     date = serializers.DateField()
     close = serializers.DecimalField(**PRICE)
 
 
 class PriceUpdateSerializer(serializers.Serializer):
-    symbol = serializers.CharField(max_length=30)
+    symbol = StrictCharField(max_length=30)
     price = serializers.DecimalField(**PRICE)
 
 
-class PositionSerializer(serializers.ModelSerializer):
+class PositionSerializer(ModelSerializer):
     portfolio = serializers.CharField(source="portfolio.code", read_only=True)
     symbol = serializers.CharField(source="instrument.symbol", read_only=True)
     strategy = serializers.CharField(source="strategy.code", read_only=True)
@@ -84,10 +86,10 @@ class PositionSerializer(serializers.ModelSerializer):
 
 
 class PositionOpenSerializer(serializers.Serializer):
-    symbol = serializers.CharField(max_length=30)
+    symbol = StrictCharField(max_length=30)
     quantity = serializers.DecimalField(**QTY, help_text="signed: + buys, − sells")
     price = serializers.DecimalField(**PRICE)
-    strategy = serializers.CharField(
+    strategy = StrictCharField(
         max_length=30, required=False, allow_blank=True, help_text="default MANUAL"
     )
     trade_date = serializers.DateField()
@@ -110,13 +112,13 @@ class MtmRequestSerializer(serializers.Serializer):
     date = serializers.DateField()
 
 
-class NavSnapshotSerializer(serializers.ModelSerializer):
+class NavSnapshotSerializer(ModelSerializer):
     class Meta:
         model = NavSnapshot
         fields = ["date", "nav", "daily_pnl", "flow", "daily_return"]
 
 
-class CashFlowSerializer(serializers.ModelSerializer):
+class CashFlowSerializer(ModelSerializer):
     portfolio = serializers.CharField(source="portfolio.code", read_only=True)
     amount = serializers.DecimalField(**MONEY, help_text="+ subscription, − redemption")
 
@@ -134,8 +136,15 @@ class BookPositionSerializer(serializers.Serializer):
     quantity = serializers.DecimalField(**QTY)
     avg_cost = serializers.DecimalField(max_digits=28, decimal_places=12)
     price = serializers.DecimalField(**PRICE)
-    price_date = serializers.DateField()
-    price_source = serializers.ChoiceField(choices=["close", "intraday"])
+    price_date = serializers.DateField(help_text="the date of the mark (or of the execution)")
+    price_source = serializers.ChoiceField(
+        choices=["close", "intraday", "execution"],
+        help_text="execution: the sleeve's last execution price (no close or intraday mark yet)",
+    )
+    mark_age_days = serializers.IntegerField(help_text="calendar days from price_date to today")
+    stale = serializers.BooleanField(
+        help_text="the mark is dated before the previous business day of today"
+    )
     fx = serializers.DecimalField(max_digits=24, decimal_places=12)
     exposure = serializers.DecimalField(**MONEY)
     unrealized = serializers.DecimalField(**MONEY)
@@ -144,15 +153,41 @@ class BookPositionSerializer(serializers.Serializer):
     opened_date = serializers.DateField(allow_null=True)
 
 
+class BookUnvaluedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    symbol = serializers.CharField()
+    strategy = serializers.CharField()
+    quantity = serializers.DecimalField(**QTY)
+    reason = serializers.CharField()
+
+
+# The book's totals sum rows that each fit NUMERIC(28, 8): 12 more digits of headroom.
+BOOK_TOTAL = {"max_digits": 40, "decimal_places": 8}
+
+# "1D" is no Python name: the fields are declared by their wire names.
+BookPnlSerializer = type(
+    "BookPnlSerializer",
+    (serializers.Serializer,),
+    {
+        "__module__": __name__,
+        "1D": serializers.DecimalField(**BOOK_TOTAL),
+        "MTD": serializers.DecimalField(**BOOK_TOTAL),
+        "YTD": serializers.DecimalField(**BOOK_TOTAL),
+    },
+)
+
+
 class BookSerializer(serializers.Serializer):
     portfolio = serializers.CharField()
     base_currency = serializers.CharField()
     as_of = serializers.DateField()
-    nav = serializers.DecimalField(**MONEY)
-    gross_exposure = serializers.DecimalField(**MONEY)
-    net_exposure = serializers.DecimalField(**MONEY)
-    leverage = serializers.FloatField(allow_null=True)
-    exposure_by_asset_class = serializers.DictField(child=serializers.DecimalField(**MONEY))
-    exposure_by_currency = serializers.DictField(child=serializers.DecimalField(**MONEY))
-    pnl = serializers.DictField(child=serializers.DecimalField(**MONEY))
+    complete = serializers.BooleanField(help_text="false when some position is unvalued")
+    nav = serializers.DecimalField(**BOOK_TOTAL)
+    gross_exposure = serializers.DecimalField(**BOOK_TOTAL)
+    net_exposure = serializers.DecimalField(**BOOK_TOTAL)
+    leverage = serializers.FloatField(allow_null=True, help_text="gross / NAV; null when NAV is 0")
+    exposure_by_asset_class = serializers.DictField(child=serializers.DecimalField(**BOOK_TOTAL))
+    exposure_by_currency = serializers.DictField(child=serializers.DecimalField(**BOOK_TOTAL))
+    pnl = BookPnlSerializer()
     positions = BookPositionSerializer(many=True)
+    unvalued = BookUnvaluedSerializer(many=True, help_text="open positions that cannot be valued")

@@ -5,7 +5,10 @@ from rest_framework.routers import DefaultRouter
 
 from . import views
 
+# No format-suffix routes (`/positions/1.json`): JSON is the only format, and an undocumented
+# route would answer 404 before authentication.
 router = DefaultRouter()
+router.include_format_suffixes = False
 router.register("portfolios", views.PortfolioViewSet, basename="portfolio")
 router.register("strategies", views.StrategyViewSet, basename="strategy")
 router.register("instruments", views.InstrumentViewSet, basename="instrument")

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import django_filters
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import generics, mixins, status, viewsets
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from pms_project.errors import PMSError
+from pms_project.filters import StrictFilterSet
 
 from .. import book, selectors, services
 from ..models import CashFlow, Instrument, NavSnapshot, Portfolio, Position, Price, Strategy
@@ -20,9 +28,12 @@ PORTFOLIO_PARAM = OpenApiParameter(
 
 
 def portfolio_of(request: Request):
+    """The portfolio of ``?portfolio=CODE`` (or a ``portfolio`` key in a JSON object body)."""
     code = request.query_params.get("portfolio")
     if not code and isinstance(request.data, dict):
         code = request.data.get("portfolio")
+    if code is not None and not isinstance(code, str):
+        raise PMSError("a portfolio code is a string", field="portfolio")
     return selectors.portfolio_get(code)
 
 
@@ -62,7 +73,7 @@ class InstrumentViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets
 # under their wire names, their errors name them and the OpenAPI schema documents them.
 DateRangeFilterSet = type(
     "DateRangeFilterSet",
-    (django_filters.FilterSet,),
+    (StrictFilterSet,),
     {
         "__module__": __name__,
         # ISO dates only, as in request bodies: "04/03/2024" is ambiguous, not April 3rd.
@@ -91,9 +102,12 @@ def row_errors(errors) -> dict:
     for index, row in rows:
         if not str(index).isdigit():  # about the whole list
             flat["prices"] = row
-            continue
-        for field, messages in (row or {}).items():
-            flat[f"prices[{index}].{field}"] = messages
+        elif isinstance(row, dict):
+            for field, messages in row.items():
+                key = f"prices[{index}]"  # a row that is not an object names the row itself
+                flat[key if field == "non_field_errors" else f"{key}.{field}"] = messages
+        elif row:  # a row that is not an object at all, e.g. null
+            flat[f"prices[{index}]"] = row
     return flat
 
 
@@ -105,7 +119,10 @@ class PriceListLoadView(generics.ListAPIView):
     serializer_class = s.PriceSerializer
     filterset_class = PriceFilter
 
-    @extend_schema(request=s.PriceLoadRowSerializer(many=True), responses={201: dict})
+    @extend_schema(
+        request=s.PriceLoadRowSerializer(many=True),
+        responses={201: inline_serializer("PricesLoaded", {"loaded": serializers.IntegerField()})},
+    )
     def post(self, request: Request) -> Response:
         if not isinstance(request.data, list):
             return Response(
@@ -139,6 +156,7 @@ class BookView(APIView):
 )
 class PositionViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = s.PositionSerializer
+    lookup_value_regex = r"[0-9]{1,18}"
     filterset_fields = ["status"]
 
     def get_queryset(self):

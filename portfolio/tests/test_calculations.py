@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal as D
+from decimal import InvalidOperation, getcontext, localcontext
 
 import pytest
 
@@ -157,6 +158,40 @@ def test_mark_gives_unrealized_exposure_and_daily():
     assert m.unrealized == D("220.00000000")  # (95 − 100) × −4 × 10 × 1.1
     assert m.total_pnl == D("250.00000000")
     assert m.daily_pnl == D("150.00000000")
+
+
+def test_quantizing_a_large_storable_value_never_raises_in_the_default_context():
+    # Given Python's default 28-digit context (where the book used to call money())
+    assert getcontext().prec == 28
+    # Then an amount rounding to the largest that NUMERIC(28, 8) holds quantizes...
+    largest = D("99999999999999999999.999999994")
+    assert calc.money(largest) == D("99999999999999999999.99999999")
+    # ... as does a 22-digit amount that no column holds (it needs 30 digits at 8 places): the
+    # fuzzer's 9,999,999,999,999,999 contracts × 125,000 raised decimal.InvalidOperation here
+    exposure = D(9_999_999_999_999_999) * D(125_000)
+    assert calc.money(exposure) == D("1249999999999999875000.00000000")
+    # And a caller's narrower context neither narrows the quantization nor is changed by it
+    with localcontext(prec=10):
+        assert calc.q(D("123456789012.123456789"), calc.QTY_PLACES) == D("123456789012.12345679")
+        assert getcontext().prec == 10
+    # Only a result of more than 50 digits raises
+    with pytest.raises(InvalidOperation):
+        calc.money(D("1E+42"))
+
+
+def test_mark_sums_large_amounts_without_rounding():
+    # realized + unrealized needs 29 digits: exact in the 50-digit context, whatever the caller's
+    state = calc.LedgerState(
+        quantity=D(1), avg_cost=D(0), realized_pnl=D("99999999999999999999.99999999")
+    )
+    m = calc.mark(state, price=D("0.00000001"), fx=D(1), multiplier=D(1), previous_total=D(0))
+    assert m.total_pnl == D("100000000000000000000.00000000")
+    state = calc.LedgerState(
+        quantity=D(1), avg_cost=D(0), realized_pnl=D("99999999999999999999.99999998")
+    )
+    m = calc.mark(state, price=D("0.00000001"), fx=D(1), multiplier=D(1), previous_total=D(-1))
+    assert m.total_pnl == D("99999999999999999999.99999999")
+    assert m.daily_pnl == D("100000000000000000000.99999999")
 
 
 def test_fx_rate_uses_inverse_pair_when_direct_missing():

@@ -7,24 +7,22 @@ does not leave 399 instruments half-imported; errors name the line and the colum
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal, InvalidOperation
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from pms_project.validators import CODE_HELP, control_characters, is_code, is_currency
 from portfolio.choices import AssetClass
 from portfolio.management.csvio import read_csv
-from portfolio.models import Instrument
+from portfolio.models import MULTIPLIER_LIMIT, Instrument
 from portfolio.services import InstrumentRow, instruments_upsert
 
 REQUIRED = ("symbol", "name", "asset_class", "currency")
 OPTIONAL = ("multiplier", "active")
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
 _TRUE = {"1", "true", "yes", "y", "t"}
 _FALSE = {"0", "false", "no", "n", "f"}
-# Instrument.multiplier is NUMERIC(20, 6).
+# Instrument.multiplier is NUMERIC(20, 6), at most MULTIPLIER_LIMIT.
 _MULT_PLACES = Decimal("1E-6")
-_MULT_LIMIT = Decimal(10) ** 14
 
 
 def parse_instrument(line: int, row: dict[str, str]) -> InstrumentRow:
@@ -39,13 +37,17 @@ def parse_instrument(line: int, row: dict[str, str]) -> InstrumentRow:
     symbol, name = row["symbol"], row["name"]
     if len(symbol) > Instrument._meta.get_field("symbol").max_length:
         raise fail("symbol", f"{symbol!r} is longer than 30 characters")
+    if not is_code(symbol):
+        raise fail("symbol", f"{symbol!r}: use only {CODE_HELP}")
     if len(name) > Instrument._meta.get_field("name").max_length:
         raise fail("name", "is longer than 200 characters")
+    if control_characters(name):
+        raise fail("name", "must not contain control characters")
     if row["asset_class"] not in AssetClass.values:
         allowed = ", ".join(AssetClass.values)
         raise fail("asset_class", f"{row['asset_class']!r} is not one of {allowed}")
-    if not _CURRENCY.match(row["currency"]):
-        raise fail("currency", f"{row['currency']!r} is not three capital letters (e.g. USD)")
+    if not is_currency(row["currency"]):
+        raise fail("currency", f"{row['currency']!r} is not an ISO 4217 currency code (e.g. USD)")
 
     multiplier = Decimal(1)
     if row.get("multiplier"):
@@ -57,8 +59,10 @@ def parse_instrument(line: int, row: dict[str, str]) -> InstrumentRow:
             raise fail("multiplier", f"{row['multiplier']!r} is not a finite number")
         if multiplier <= 0:
             raise fail("multiplier", f"{row['multiplier']!r} must be greater than zero")
-        if multiplier >= _MULT_LIMIT or multiplier != multiplier.quantize(_MULT_PLACES):
-            raise fail("multiplier", f"{row['multiplier']!r} does not fit NUMERIC(20, 6)")
+        if multiplier > MULTIPLIER_LIMIT:
+            raise fail("multiplier", f"{row['multiplier']!r} is above {MULTIPLIER_LIMIT:,.0f}")
+        if multiplier != multiplier.quantize(_MULT_PLACES):
+            raise fail("multiplier", f"{row['multiplier']!r} has more than 6 decimals")
 
     active = True
     if row.get("active"):

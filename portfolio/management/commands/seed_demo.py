@@ -174,6 +174,7 @@ class Command(BaseCommand):
             f"{portfolio.code} as of {book['as_of'].isoformat()}: NAV {book['nav']:,.2f} "
             f"{portfolio.base_currency}, gross {book['gross_exposure']:,.2f} "
             f"(leverage {leverage}), {len(book['positions'])} open positions"
+            + ("" if book["complete"] else f", {len(book['unvalued'])} unvalued (incomplete)")
         )
 
     # --- Users --------------------------------------------------------------------------------
