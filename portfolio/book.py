@@ -86,10 +86,16 @@ def _nav_before(portfolio: Portfolio, day: dt.date) -> tuple[Decimal, dt.date | 
     return snap if snap else (portfolio.initial_capital, None)
 
 
-def _check_fits(name: str, value: Decimal, shape: dict) -> None:
+# The magnitude each of those must stay under, computed once.
+ROW_LIMITS = {
+    name: Decimal(10) ** (shape["max_digits"] - shape["decimal_places"])
+    for name, shape in ROW_DECIMALS.items()
+}
+
+
+def _check_fits(name: str, value: Decimal, limit: Decimal) -> None:
     if not value.is_finite():
         raise Unvalued(f"its {name} is not a finite number ({value})")
-    limit = Decimal(10) ** (shape["max_digits"] - shape["decimal_places"])
     if abs(value) >= limit:
         raise Unvalued(f"its {name} ({value:.4E}) is out of range (must be under {limit:.0E})")
 
@@ -140,8 +146,8 @@ def _value(
         "daily_pnl": m.daily_pnl,
         "opened_date": p.opened_date,
     }
-    for name, shape in ROW_DECIMALS.items():
-        _check_fits(name, row[name], shape)
+    for name, limit in ROW_LIMITS.items():
+        _check_fits(name, row[name], limit)
     return row
 
 

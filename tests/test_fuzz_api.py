@@ -282,10 +282,10 @@ def fuzz_book(request, django_db_setup, django_db_blocker) -> Iterator[FuzzBook]
             yield book
             transaction.set_rollback(True)
     cache.clear()
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        counts = ", ".join(f"{role} {APP.requests[role]}" for role in ROLES)
-        reporter.write_line(f"\nfuzz requests per role (PMS_FUZZ_EXAMPLES={EXAMPLES}): {counts}")
+    counts = ", ".join(f"{role} {APP.requests[role]}" for role in ROLES)
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        print(f"\nfuzz requests per role (PMS_FUZZ_EXAMPLES={EXAMPLES}): {counts}")
 
 
 # --- Running one case --------------------------------------------------------------------------
