@@ -4,6 +4,8 @@
   it (the JSON parser enforces the same limit on bodies sent without a Content-Length).
 - A query parameter (name or value) with a control character — ``?portfolio=%00`` — is a 400
   naming the parameter. PostgreSQL cannot store a NUL, and no code or date contains one.
+- An error answer under ``/api/`` that is not JSON (Django's own pages, the DEBUG ones included)
+  becomes ``{"detail": reason}`` with the same status.
 - A cookie with a control character (``sessionid="\\000"``) is dropped, on every path, before
   the session or CSRF middleware looks it up in the database.
 """
@@ -24,11 +26,19 @@ class ApiInputGuardMiddleware:
     def __call__(self, request):
         for name in [n for n, v in request.COOKIES.items() if control_characters(n + v)]:
             del request.COOKIES[name]
-        if request.path.startswith("/api/"):
-            refused = self._refuse(request)
-            if refused is not None:
-                return refused
-        return self.get_response(request)
+        if not request.path.startswith("/api/"):
+            return self.get_response(request)
+        refused = self._refuse(request)
+        if refused is not None:
+            return refused
+        response = self.get_response(request)
+        if response.status_code >= 400 and "json" not in response.get("Content-Type", ""):
+            # An error rendered by Django itself (with DEBUG on, its technical 404 and 500 pages
+            # bypass urls.handler404/500): the API answers JSON all the same.
+            return JsonResponse(
+                {"detail": response.reason_phrase or "error"}, status=response.status_code
+            )
+        return response
 
     @staticmethod
     def _refuse(request) -> JsonResponse | None:

@@ -472,3 +472,8 @@ def test_json_booleans_are_true_or_false(unchanged, trader_client, value):
 )
 def test_json_strings_are_strings(unchanged, trader_client, path, body, field):
     assert_refused(trader_client.post(f"{API}/{path}", body, format="json"), field)
+
+
+def test_errors_under_api_are_json_with_debug_on(unchanged, trader_client, settings):
+    settings.DEBUG = True  # Django's technical 404 page bypasses urls.handler404
+    assert_refused(trader_client.get("/api/nothing"), None, status=404)
