@@ -86,6 +86,13 @@ class Instrument(models.Model):
 
     class Meta:
         ordering = ["symbol"]
+        constraints = [
+            # A zero or negative mark converts nothing and values nothing (1 / 0 as an FX rate).
+            models.CheckConstraint(
+                condition=models.Q(last_price__isnull=True) | models.Q(last_price__gt=0),
+                name="instrument_last_price_positive",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.symbol

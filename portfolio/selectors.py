@@ -18,7 +18,7 @@ from pms_project.errors import MissingMarketDataError, PMSError
 from pms_project.validators import CODE_HELP, is_code
 
 from . import calculations as calc
-from .models import CashFlow, Execution, Instrument, Portfolio, Position, Price
+from .models import CashFlow, Execution, Instrument, NavSnapshot, Portfolio, Position, Price
 
 Sleeve = tuple[int, int]  # (instrument_id, strategy_id)
 
@@ -176,13 +176,10 @@ def fx_latest_rates(
             by_ccy[ccy][direct] = marks[iid].price
     rates = {base: calc.ONE}
     for ccy, closes in by_ccy.items():
-        try:
-            rates[ccy] = calc.fx_rate_from_pair(
-                direct_close=closes.get(True),
-                inverse_close=None if True in closes else closes.get(False),
-            )
-        except ArithmeticError:
-            continue  # a mark that gives no rate (a zero inverse close) converts nothing
+        rates[ccy] = calc.fx_rate_from_pair(
+            direct_close=closes.get(True),
+            inverse_close=None if True in closes else closes.get(False),
+        )
     return rates
 
 
@@ -268,6 +265,18 @@ def ledger_differences(portfolio: Portfolio) -> list[str]:
 
 
 # --- Flows and NAV ----------------------------------------------------------------------------
+
+
+def nav_before(portfolio: Portfolio, day: dt.date) -> tuple[Decimal, dt.date | None]:
+    """NAV at the last snapshot strictly before ``day`` and its date (initial capital, None,
+    before the first)."""
+    snap = (
+        NavSnapshot.objects.filter(portfolio=portfolio, date__lt=day)
+        .order_by("-date")
+        .values_list("nav", "date")
+        .first()
+    )
+    return snap if snap else (portfolio.initial_capital, None)
 
 
 def flows_between(portfolio: Portfolio, after: dt.date | None, upto: dt.date) -> Decimal:

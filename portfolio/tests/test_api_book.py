@@ -271,7 +271,7 @@ def test_a_never_priced_instrument_is_marked_at_its_sleeves_last_execution(
     assert D(body["exposure_by_asset_class"]["EQUITY"]) == ES_EXPOSURE + nq_exposure
 
 
-@pytest.mark.parametrize("pair", ["no pair instrument", "a pair never priced", "a zero USDJPY"])
+@pytest.mark.parametrize("pair", ["no pair instrument", "a pair never priced"])
 def test_a_position_without_any_fx_rate_is_unvalued_and_the_rest_is_valued(
     viewer_client, portfolio, book, pair
 ):
@@ -280,14 +280,6 @@ def test_a_position_without_any_fx_rate_is_unvalued_and_the_rest_is_valued(
     services.prices_load([services.PriceRow("NK", WED, Decimal(39000))])
     if pair == "a pair never priced":
         InstrumentFactory(symbol="JPYUSD", asset_class="FX", currency="USD")
-    if pair == "a zero USDJPY":  # 1 / 0 gives no rate; only the ORM can write such a mark
-        InstrumentFactory(
-            symbol="USDJPY",
-            asset_class="FX",
-            currency="JPY",
-            last_price=Decimal(0),
-            last_price_at=timezone.now(),
-        )
     # And a long NK with 700 USD of realized P&L (stored: the API refuses such a position now)
     nk = _stored_position(portfolio, nikkei, "1", "38000", realized="700")
     # When the book is read

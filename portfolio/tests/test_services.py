@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal as D
 
 import pytest
+from django.db import IntegrityError, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -360,3 +361,12 @@ def test_mtm_missing_fx_rate_names_the_pair_on_the_date_field(desk):
     assert err.value.field == "date"
     assert "EURUSD" in err.value.message and "2024-03-11" in err.value.message
     assert not NavSnapshot.objects.filter(date=day).exists()
+
+
+@pytest.mark.django_db
+def test_the_database_refuses_a_mark_that_is_not_positive():
+    # A zero inverse FX mark would be 1 / 0 in the book: no path may store one, the ORM included.
+    instrument = InstrumentFactory(symbol="USDJPY", asset_class="FX", currency="JPY")
+    instrument.last_price = D(0)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        instrument.save(update_fields=["last_price"])
