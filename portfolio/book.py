@@ -43,61 +43,13 @@ from django.db.models import OuterRef, Subquery
 
 from . import calculations as calc
 from . import selectors
-from .models import (
-    COST,
-    MONEY,
-    PRICE,
-    QTY,
-    RATE,
-    Execution,
-    NavSnapshot,
-    Portfolio,
-    Position,
-    PositionSnapshot,
-)
+from .models import Execution, Portfolio, Position, PositionSnapshot
 
 logger = logging.getLogger(__name__)
-
-# The NUMERIC shape each decimal of a valued row must fit (the serializer's fields have the same).
-ROW_DECIMALS = {
-    "quantity": QTY,
-    "avg_cost": COST,
-    "price": PRICE,
-    "fx": RATE,
-    "exposure": MONEY,
-    "unrealized": MONEY,
-    "realized_pnl": MONEY,
-    "daily_pnl": MONEY,
-}
 
 
 class Unvalued(Exception):
     """A position the book cannot value; the message is the reason shown to the desk."""
-
-
-def _nav_before(portfolio: Portfolio, day: dt.date) -> tuple[Decimal, dt.date | None]:
-    """NAV at the last snapshot strictly before ``day`` (initial capital before the first)."""
-    snap = (
-        NavSnapshot.objects.filter(portfolio=portfolio, date__lt=day)
-        .order_by("-date")
-        .values_list("nav", "date")
-        .first()
-    )
-    return snap if snap else (portfolio.initial_capital, None)
-
-
-# The magnitude each of those must stay under, computed once.
-ROW_LIMITS = {
-    name: Decimal(10) ** (shape["max_digits"] - shape["decimal_places"])
-    for name, shape in ROW_DECIMALS.items()
-}
-
-
-def _check_fits(name: str, value: Decimal, limit: Decimal) -> None:
-    if not value.is_finite():
-        raise Unvalued(f"its {name} is not a finite number ({value})")
-    if abs(value) >= limit:
-        raise Unvalued(f"its {name} ({value:.4E}) is out of range (must be under {limit:.0E})")
 
 
 def _quote(p: Position, marks: dict[int, selectors.LatestMark]) -> tuple[Decimal, dt.date, str]:
@@ -126,6 +78,13 @@ def _value(
     m = calc.mark(
         state, price=price, fx=rate, multiplier=inst.multiplier, previous_total=previous_total
     )
+    # Quantity, average cost, price and realized P&L come from columns of their own shape; what
+    # the mark computes may not fit.
+    too_large = m.unstorable()
+    if too_large:
+        raise Unvalued(
+            f"its {too_large} ({getattr(m, too_large):.4E}) is out of range for the book's columns"
+        )
     row = {
         "id": p.id,
         "symbol": inst.symbol,
@@ -146,8 +105,6 @@ def _value(
         "daily_pnl": m.daily_pnl,
         "opened_date": p.opened_date,
     }
-    for name, limit in ROW_LIMITS.items():
-        _check_fits(name, row[name], limit)
     return row
 
 
@@ -263,7 +220,7 @@ def _book(portfolio: Portfolio) -> dict:
     nav = calc.money(portfolio.initial_capital + flows_total + realized_sum + unrealized_sum)
 
     def pnl_since(period_start: dt.date) -> Decimal:
-        base_nav, base_date = _nav_before(portfolio, period_start)
+        base_nav, base_date = selectors.nav_before(portfolio, period_start)
         flows = selectors.flows_between(portfolio, base_date, flows_upto)
         return calc.money(nav - base_nav - flows)
 

@@ -23,6 +23,9 @@ RATE_PLACES = Decimal("1E-12")
 # Significant digits of intermediate results and of quantizing: sums of stored amounts stay exact,
 # and an amount of up to 42 integer digits quantizes to 8 places. Python's default context has 28
 # digits: too few to quantize even a 21-digit amount to 8 places.
+# Magnitudes the NUMERIC columns a mark is stored in hold: money (28, 8) and rates (24, 12).
+MONEY_LIMIT = Decimal(10) ** 20
+RATE_LIMIT = Decimal(10) ** 12
 _PRECISION = 50
 # Passed to quantize() directly: cheaper than switching the thread's context on every call.
 _QUANTIZE_CONTEXT = Context(prec=_PRECISION)
@@ -178,6 +181,17 @@ class Mark:
     unrealized: Decimal
     total_pnl: Decimal
     daily_pnl: Decimal
+
+    def unstorable(self) -> str | None:
+        """The first value too large for its column, or None when the mark can be stored."""
+        limits = {
+            "fx": RATE_LIMIT,
+            "exposure": MONEY_LIMIT,
+            "unrealized": MONEY_LIMIT,
+            "total_pnl": MONEY_LIMIT,
+            "daily_pnl": MONEY_LIMIT,
+        }
+        return next((f for f, limit in limits.items() if abs(getattr(self, f)) >= limit), None)
 
 
 def exposure(*, quantity: Decimal, multiplier: Decimal, price: Decimal, fx: Decimal) -> Decimal:

@@ -53,7 +53,7 @@ def validate_business_date(
 # Largest magnitudes the NUMERIC columns hold: a larger value is a 400, never a database error.
 PRICE_LIMIT = Decimal(10) ** 14  # NUMERIC(24, 10)
 QTY_LIMIT = Decimal(10) ** 16  # NUMERIC(24, 8)
-MONEY_LIMIT = Decimal(10) ** 20  # NUMERIC(28, 8)
+MONEY_LIMIT = calc.MONEY_LIMIT  # NUMERIC(28, 8)
 # Products of values that each fit must fit too, summed over a whole book: one trade or one
 # position may be worth at most a quadrillion in base currency, a NAV (capital and flows) at most
 # NAV_LIMIT. A hundred thousand positions at the limit still fit MONEY_LIMIT.
@@ -456,13 +456,7 @@ def cash_flow_record(
                 field="amount",
             )
         if amount < 0:
-            previous = (
-                NavSnapshot.objects.filter(portfolio=portfolio, date__lt=date)
-                .order_by("-date")
-                .values_list("nav", "date")
-                .first()
-            )
-            nav, since = previous if previous else (portfolio.initial_capital, None)
+            nav, since = selectors.nav_before(portfolio, date)
             nav += selectors.flows_between(portfolio, since, date)
             if -amount > nav:
                 raise PMSError(
@@ -609,9 +603,7 @@ def _mark_storable(
         )
     except (InvalidOperation, OverflowError):
         m = None
-    if m is None or any(
-        abs(v) >= MONEY_LIMIT for v in (m.exposure, m.unrealized, m.total_pnl, m.daily_pnl)
-    ):
+    if m is None or m.unstorable():
         raise PMSError(
             f"{inst.symbol}: the value of the position at {price} does not fit the book's "
             "columns; check the close",

@@ -210,3 +210,17 @@ def test_business_days():
     days = list(calc.business_days(dt.date(2024, 3, 1), dt.date(2024, 3, 5)))
     assert days == [dt.date(2024, 3, 1), dt.date(2024, 3, 4), dt.date(2024, 3, 5)]
     assert calc.previous_business_day(dt.date(2024, 3, 4)) == dt.date(2024, 3, 1)
+
+
+@pytest.mark.parametrize(
+    ("quantity", "price", "fx", "expected"),
+    [
+        (D("1000"), D("100"), D("1.1"), None),
+        (D("1E+16"), D("1E+5"), D(1), "exposure"),  # 1E+21 of exposure
+        (D("1"), D("1"), D("1E+12"), "fx"),  # a rate wider than NUMERIC(24, 12)
+    ],
+)
+def test_a_mark_says_which_value_does_not_fit_its_column(quantity, price, fx, expected):
+    state = calc.LedgerState(quantity=quantity, avg_cost=price)
+    m = calc.mark(state, price=price, fx=fx, multiplier=D(1), previous_total=D(0))
+    assert m.unstorable() == expected
