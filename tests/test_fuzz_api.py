@@ -54,6 +54,7 @@ from rest_framework.authtoken.models import Token
 from portfolio import calculations as calc
 from portfolio import services
 from portfolio.models import Instrument, Portfolio, Strategy
+from portfolio.tests.api_support import open_position
 
 pytestmark = pytest.mark.fuzz
 
@@ -211,14 +212,7 @@ def _seed_book(portfolio: Portfolio) -> None:
         ("EURUSD", "100000", "1.0807", dt.date(2024, 2, 5), None),
     ]
     for symbol, quantity, price, day, strategy in trades:
-        services.position_open(
-            portfolio=portfolio,
-            symbol=symbol,
-            quantity=Decimal(quantity),
-            price=Decimal(price),
-            trade_date=day,
-            strategy_code=strategy,
-        )
+        open_position(portfolio, symbol, quantity, price, day, strategy)
     gold = portfolio.positions.get(instrument__symbol="GC")
     services.position_close(
         position_id=gold.id, price=Decimal("2040"), trade_date=dt.date(2024, 2, 12)
