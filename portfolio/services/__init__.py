@@ -1,0 +1,58 @@
+"""Writes to the book. Each public function is one atomic transaction and validates first, so a
+rejected request writes nothing.
+
+- ``base``: validation shared by the API and the commands, lookups, the portfolio lock
+- ``ledger``: ``execution_record``, ``position_open``, ``position_close``
+- ``market``: ``instruments_upsert``, ``prices_load``, ``price_update_intraday``,
+  ``cash_flow_record``
+- ``mtm``: ``mark_to_market``, ``mark_to_market_range``
+
+Callers use ``portfolio.services.<name>``; the submodules are an internal layout.
+"""
+
+from .base import (
+    MONEY_LIMIT,
+    NOTIONAL_LIMIT,
+    PRICE_LIMIT,
+    QTY_LIMIT,
+    instrument_by_symbol,
+    portfolio_lock,
+    strategy_by_code,
+    validate_business_date,
+    validate_nonzero,
+    validate_positive,
+)
+from .ledger import execution_record, position_close, position_open
+from .market import (
+    InstrumentRow,
+    PriceRow,
+    cash_flow_record,
+    instruments_upsert,
+    price_update_intraday,
+    prices_load,
+)
+from .mtm import mark_to_market, mark_to_market_range
+
+__all__ = [
+    "MONEY_LIMIT",
+    "NOTIONAL_LIMIT",
+    "PRICE_LIMIT",
+    "QTY_LIMIT",
+    "InstrumentRow",
+    "PriceRow",
+    "cash_flow_record",
+    "execution_record",
+    "instrument_by_symbol",
+    "instruments_upsert",
+    "mark_to_market",
+    "mark_to_market_range",
+    "portfolio_lock",
+    "position_close",
+    "position_open",
+    "price_update_intraday",
+    "prices_load",
+    "strategy_by_code",
+    "validate_business_date",
+    "validate_nonzero",
+    "validate_positive",
+]
