@@ -90,6 +90,14 @@ def open_book(portfolio: Portfolio) -> dict[str, Position]:
     }
 
 
+# Wednesday's marks: ES 5020.5; FGBL 132.75 converted at EURUSD 1.0875.
+ES_EXPOSURE = Decimal(2) * 50 * Decimal("5020.5")  # 502050
+FGBL_EXPOSURE = Decimal(-3) * 1000 * Decimal("132.75") * Decimal("1.0875")  # −433096.875
+ES_UNREALIZED = (Decimal("5020.5") - 5000) * 2 * 50  # 2050
+FGBL_UNREALIZED = (Decimal("132.75") - Decimal("132.5")) * -3 * 1000 * Decimal("1.0875")
+NAV = Decimal(1_000_000) + ES_UNREALIZED + FGBL_UNREALIZED  # 1,001,234.375
+
+
 def counts() -> dict[str, int]:
     """Row counts of everything an API write could touch."""
     models = [

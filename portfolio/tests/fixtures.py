@@ -5,12 +5,19 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
+from .api_support import open_book
 from .factories import PortfolioFactory, UserFactory
 
 
 @pytest.fixture
 def portfolio(db):
     return PortfolioFactory()
+
+
+@pytest.fixture
+def book(portfolio):
+    """Long 2 ES @ 5000 and short 3 FGBL @ 132.5, both opened Monday; closes to Wednesday."""
+    return open_book(portfolio)
 
 
 def _client_for(user) -> APIClient:

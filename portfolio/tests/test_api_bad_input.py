@@ -21,7 +21,6 @@ from .api_support import (
     assert_400_naming,
     counts,
     future_day,
-    open_book,
 )
 
 pytestmark = pytest.mark.django_db
@@ -35,11 +34,6 @@ UPDATE = {"symbol": "ES", "price": "5001"}
 BAD_PRICES = ["0", "-0", "-5000", *NON_FINITE, "abc", None, "0.30000000000000004"]
 BAD_QUANTITIES = ["0", "-0", "0.000000000", *NON_FINITE, "1e30", "0.000000001", "two"]
 BAD_DATES = ["2024-02-30", "04/03/2024", "2024-3-4x", SAT.isoformat(), SUN.isoformat(), FUTURE]
-
-
-@pytest.fixture
-def book(portfolio):
-    return open_book(portfolio)
 
 
 def with_value(payload: dict, field: str, value) -> dict:
