@@ -27,15 +27,14 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.db.models import Sum  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
+from bench.common import ensure_database, sleeve_rows, wipe  # noqa: E402
 from portfolio import book, selectors, services  # noqa: E402
 from portfolio import calculations as calc  # noqa: E402
-from portfolio.choices import AssetClass, ExecutionSource, PositionStatus  # noqa: E402
+from portfolio.choices import AssetClass  # noqa: E402
 from portfolio.models import (  # noqa: E402
     Execution,
     Instrument,
@@ -65,45 +64,6 @@ def fail(message: str, code: int) -> None:
 
 
 # --- Database ---------------------------------------------------------------------------------
-
-
-def ensure_database() -> None:
-    db = settings.DATABASES["default"]
-    if db["ENGINE"] != "django.db.backends.postgresql" or connection.vendor != "postgresql":
-        fail(
-            "this benchmark runs on PostgreSQL only; set DATABASE_URL="
-            "postgres://postgres@127.0.0.1:5432/pms_bench (or run `make bench`)",
-            2,
-        )
-    import psycopg
-    from psycopg import sql
-
-    params = {
-        "dbname": "postgres",
-        "host": db.get("HOST") or None,
-        "port": db.get("PORT") or None,
-        "user": db.get("USER") or None,
-        "password": db.get("PASSWORD") or None,
-    }
-    with psycopg.connect(**{k: v for k, v in params.items() if v}, autocommit=True) as conn:
-        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]])
-        if found.fetchone() is None:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db["NAME"])))
-            print(f"created database {db['NAME']}")
-    call_command("migrate", verbosity=0, interactive=False)
-
-
-def wipe() -> None:
-    with connection.cursor() as cur:
-        cur.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
-            "AND tablename LIKE %s",
-            ["portfolio\\_%"],
-        )
-        tables = [row[0] for row in cur.fetchall()]
-        if tables:
-            quoted = ", ".join(connection.ops.quote_name(t) for t in tables)
-            cur.execute(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")
 
 
 # --- The book ---------------------------------------------------------------------------------
@@ -172,31 +132,15 @@ def build_book(n: int) -> Portfolio:
         }
         trades = [calc.Trade(DAYS[k], qty, close(i, k)) for k, qty in legs[i % 4]]
         rate = (lambda d: calc.q(fx_close[d], calc.RATE_PLACES)) if inst.currency == "EUR" else None
-        state = calc.replay(trades, multiplier=inst.multiplier, fx=rate or (lambda d: calc.ONE))
-        executions.extend(
-            Execution(
-                portfolio=portfolio,
-                instrument=inst,
-                strategy=strategy,
-                trade_date=t.trade_date,
-                quantity=t.quantity,
-                price=t.price,
-                source=ExecutionSource.MANUAL,
-            )
-            for t in trades
+        rows, position = sleeve_rows(
+            portfolio=portfolio,
+            instrument=inst,
+            strategy=strategy,
+            trades=trades,
+            fx=rate or (lambda d: calc.ONE),
         )
-        positions.append(
-            Position(
-                portfolio=portfolio,
-                instrument=inst,
-                strategy=strategy,
-                quantity=state.quantity,
-                avg_cost=state.avg_cost,
-                realized_pnl=state.realized_pnl,
-                status=PositionStatus.OPEN,
-                opened_date=state.opened_date,
-            )
-        )
+        executions.extend(rows)
+        positions.append(position)
     Execution.objects.bulk_create(executions, batch_size=BATCH)
     Position.objects.bulk_create(positions, batch_size=BATCH)
     with connection.cursor() as cur:
@@ -260,7 +204,7 @@ def check(portfolio: Portfolio, n: int) -> None:
 
 
 def bench(n: int) -> Result:
-    wipe()
+    wipe("portfolio")
     start = time.perf_counter()
     portfolio = build_book(n)
     build = time.perf_counter() - start
@@ -295,7 +239,7 @@ def ratio(a: float, b: float) -> str:
 
 
 def main() -> int:
-    ensure_database()
+    ensure_database("mtm_bench")
     print(
         f"PostgreSQL {connection.pg_version // 10000}, database {connection.settings_dict['NAME']}"
         f"; mark date {MARK_DAY} (previous snapshots on {WARMUP_DAY})"

@@ -210,6 +210,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One name for the risk metrics wherever they appear (limits, alerts, pre-trade breaches).
+    "ENUM_NAME_OVERRIDES": {"RiskMetricEnum": "risk.choices.Metric"},
     # The error responses (400/401/403/404/409/413 with one error body) and the links between
     # operations, on every operation; the enum hook is drf-spectacular's default.
     "POSTPROCESSING_HOOKS": [

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections import defaultdict
 from decimal import Decimal
 
 from django.db.models import OuterRef, Subquery
@@ -168,10 +167,8 @@ def _book(portfolio: Portfolio) -> dict:
     )
 
     rows, unvalued = [], []
-    gross = net = unrealized_sum = daily_sum = calc.ZERO
+    unrealized_sum = daily_sum = calc.ZERO
     realized_sum = sum((p.realized_pnl for p in positions), calc.ZERO)
-    by_asset_class: dict[str, Decimal] = defaultdict(lambda: calc.ZERO)
-    by_currency: dict[str, Decimal] = defaultdict(lambda: calc.ZERO)
     for p in positions:
         if p.quantity == 0:
             # Flat sleeves still carry realized P&L into NAV and the day's P&L.
@@ -205,13 +202,12 @@ def _book(portfolio: Portfolio) -> dict:
             logger.exception("book %s: position %s cannot be valued", portfolio.code, p.id)
             unvalued.append(_unvalued(p, f"its valuation failed ({type(exc).__name__})"))
             continue
-        gross += abs(row["exposure"])
-        net += row["exposure"]
         unrealized_sum += row["unrealized"]
         daily_sum += row["daily_pnl"]
-        by_asset_class[inst.asset_class] += row["exposure"]
-        by_currency[inst.currency] += row["exposure"]
         rows.append(row)
+    totals = calc.exposure_totals(
+        calc.ExposureRow(r["symbol"], r["asset_class"], r["currency"], r["exposure"]) for r in rows
+    )
 
     # Flows happen at the start of their day: one booked for today is in today's NAV even before
     # any of today's marks.
@@ -224,18 +220,20 @@ def _book(portfolio: Portfolio) -> dict:
         flows = selectors.flows_between(portfolio, base_date, flows_upto)
         return calc.money(nav - base_nav - flows)
 
-    leverage = float(gross / nav) if nav else None
+    leverage = float(totals.gross / nav) if nav else None
     return {
         "portfolio": portfolio.code,
         "base_currency": portfolio.base_currency,
         "as_of": as_of,
         "complete": not unvalued,
         "nav": nav,
-        "gross_exposure": gross,
-        "net_exposure": net,
+        "gross_exposure": totals.gross,
+        "net_exposure": totals.net,
         "leverage": leverage,
-        "exposure_by_asset_class": dict(sorted(by_asset_class.items())),
-        "exposure_by_currency": dict(sorted(by_currency.items())),
+        "exposure_by_asset_class": totals.by_asset_class,
+        "gross_exposure_by_asset_class": totals.gross_by_asset_class,
+        "exposure_by_currency": totals.by_currency,
+        "exposure_totals": totals,
         "pnl": {
             "1D": calc.money(daily_sum),
             "MTD": pnl_since(as_of.replace(day=1)),

@@ -233,6 +233,53 @@ def mark(
         )
 
 
+@dataclass(frozen=True)
+class ExposureTotals:
+    """A book's exposures summed the one way every app reads them (base currency)."""
+
+    gross: Decimal  # Σ |exposure| over positions (sleeves)
+    net: Decimal
+    by_asset_class: dict[str, Decimal]  # net
+    gross_by_asset_class: dict[str, Decimal]
+    by_currency: dict[str, Decimal]  # net
+    by_instrument: dict[str, Decimal]  # net over the instrument's sleeves
+
+
+@dataclass(frozen=True)
+class ExposureRow:
+    symbol: str
+    asset_class: str
+    currency: str
+    exposure: Decimal
+
+
+def exposure_totals(rows: Iterable[ExposureRow]) -> ExposureTotals:
+    """Gross, net and the splits by asset class, currency and instrument of position rows."""
+    gross = net = ZERO
+    by_class: dict[str, Decimal] = {}
+    gross_by_class: dict[str, Decimal] = {}
+    by_ccy: dict[str, Decimal] = {}
+    by_inst: dict[str, Decimal] = {}
+    with precise():
+        for r in rows:
+            gross += abs(r.exposure)
+            net += r.exposure
+            by_class[r.asset_class] = by_class.get(r.asset_class, ZERO) + r.exposure
+            gross_by_class[r.asset_class] = gross_by_class.get(r.asset_class, ZERO) + abs(
+                r.exposure
+            )
+            by_ccy[r.currency] = by_ccy.get(r.currency, ZERO) + r.exposure
+            by_inst[r.symbol] = by_inst.get(r.symbol, ZERO) + r.exposure
+    return ExposureTotals(
+        gross=gross,
+        net=net,
+        by_asset_class=dict(sorted(by_class.items())),
+        gross_by_asset_class=dict(sorted(gross_by_class.items())),
+        by_currency=dict(sorted(by_ccy.items())),
+        by_instrument=dict(sorted(by_inst.items())),
+    )
+
+
 def daily_return(*, nav: Decimal, previous_nav: Decimal, flow: Decimal) -> float:
     """NAV(D) / (NAV(D−1) + flow(D)) − 1; flows happen at the start of the day."""
     with localcontext() as ctx:

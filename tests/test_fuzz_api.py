@@ -230,7 +230,7 @@ def _seed_users() -> dict[str, str]:
             username=f"fuzz-{role}", is_superuser=role == SUPERUSER, is_staff=role == SUPERUSER
         )
         if role in GROUPS:
-            # viewer and trader come from a migration; approver and risk from a later issue.
+            # viewer, trader and risk come from migrations; approver from a later issue.
             user.groups.add(Group.objects.get_or_create(name=role)[0])
         tokens[role] = Token.objects.create(user=user).key
     return tokens

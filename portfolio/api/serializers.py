@@ -186,7 +186,12 @@ class BookSerializer(serializers.Serializer):
     gross_exposure = serializers.DecimalField(**BOOK_TOTAL)
     net_exposure = serializers.DecimalField(**BOOK_TOTAL)
     leverage = serializers.FloatField(allow_null=True, help_text="gross / NAV; null when NAV is 0")
-    exposure_by_asset_class = serializers.DictField(child=serializers.DecimalField(**BOOK_TOTAL))
+    exposure_by_asset_class = serializers.DictField(
+        child=serializers.DecimalField(**BOOK_TOTAL), help_text="net exposure by asset class"
+    )
+    gross_exposure_by_asset_class = serializers.DictField(
+        child=serializers.DecimalField(**BOOK_TOTAL), help_text="Σ |exposure| by asset class"
+    )
     exposure_by_currency = serializers.DictField(child=serializers.DecimalField(**BOOK_TOTAL))
     pnl = BookPnlSerializer()
     positions = BookPositionSerializer(many=True)

@@ -42,6 +42,22 @@ def schema_only(view) -> bool:
     return getattr(view, "swagger_fake_view", False)
 
 
+class PortfolioListView(generics.ListAPIView):
+    """The rows of the portfolio named by ``?portfolio=CODE``: subclasses give the queryset."""
+
+    def portfolio_queryset(self, portfolio: Portfolio):
+        raise NotImplementedError
+
+    def get_queryset(self):
+        if schema_only(self):
+            return self.serializer_class.Meta.model.objects.none()
+        return self.portfolio_queryset(portfolio_of(self.request))
+
+    @extend_schema(parameters=[PORTFOLIO_PARAM])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
 def valid(serializer_class, data):
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
@@ -230,18 +246,12 @@ class NavFilter(DateRangeFilterSet):
         fields = []
 
 
-class NavView(generics.ListAPIView):
+class NavView(PortfolioListView):
     serializer_class = s.NavSnapshotSerializer
     filterset_class = NavFilter
 
-    def get_queryset(self):
-        if schema_only(self):
-            return NavSnapshot.objects.none()
-        return NavSnapshot.objects.filter(portfolio=portfolio_of(self.request)).order_by("date")
-
-    @extend_schema(parameters=[PORTFOLIO_PARAM])
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+    def portfolio_queryset(self, portfolio):
+        return NavSnapshot.objects.filter(portfolio=portfolio).order_by("date")
 
 
 @extend_schema_view(

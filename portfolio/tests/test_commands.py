@@ -27,6 +27,9 @@ from portfolio.models import (
     Price,
     Strategy,
 )
+from risk import demo as risk_demo
+from risk import report as risk_report
+from risk.models import RiskSnapshot
 
 from .factories import InstrumentFactory, PriceFactory
 
@@ -354,7 +357,7 @@ def test_seed_demo_builds_the_desk_and_a_rerun_only_resets_passwords():
     demo_user.refresh_from_db()
     assert not demo_user.check_password(password)
     assert demo_user.check_password(_printed_password(out2, "demo"))
-    assert get_user_model().objects.filter(username__startswith="demo").count() == 3
+    assert get_user_model().objects.filter(username__startswith="demo").count() == 4
 
 
 def test_seed_demo_marks_every_business_day_from_the_first_trade():
@@ -372,3 +375,10 @@ def test_seed_demo_marks_every_business_day_from_the_first_trade():
     assert last.date == end
     assert last.nav == portfolio.initial_capital + flows + pnl
     assert f"marked {NavSnapshot.objects.count()} business days" in out
+    # and its risk: a snapshot per marked day, every demo limit, some warning and no breach
+    assert RiskSnapshot.objects.count() == NavSnapshot.objects.count()
+    assert f"stored the risk of {RiskSnapshot.objects.count()} business days" in out
+    statuses = {row["metric"]: row["status"] for row in risk_report.risk_live(portfolio)["limits"]}
+    assert set(statuses) == {metric for metric, _, _ in risk_demo.LIMITS}
+    assert "warning" in statuses.values() and "breach" not in statuses.values()
+    assert f"{list(statuses.values()).count('warning')} warning, 0 breach" in out

@@ -3,40 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from decimal import Decimal as D
 
 import pytest
-from django.db import connection
 
 from pms_project.errors import PMSError
 from portfolio import selectors, services
 from portfolio.models import Execution, ImmutableRowError, Position
 from portfolio.tests.factories import InstrumentFactory, PortfolioFactory, StrategyFactory
+from tests.concurrency import run_concurrently
 
 MON, TUE = dt.date(2024, 3, 4), dt.date(2024, 3, 5)
-
-
-def _run_concurrently(*calls):
-    """Start every call at once on its own connection; return each one's result or error."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def worker(i, call):
-        try:
-            barrier.wait()
-            results[i] = call()
-        except Exception as exc:  # collected and asserted on by the test
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    return results
 
 
 @pytest.mark.django_db(transaction=True)
@@ -59,7 +36,7 @@ def test_two_simultaneous_full_closes_give_one_execution():
         return services.position_close(position_id=position.id, price=D(5010), trade_date=TUE)
 
     # when two traders close all of it at the same moment
-    results = _run_concurrently(close, close)
+    results = run_concurrently(close, close)
     # then exactly one close lands and the other is told the position is already closed
     errors = [r for r in results if isinstance(r, Exception)]
     assert len(errors) == 1 and isinstance(errors[0], PMSError), results
@@ -88,7 +65,7 @@ def test_simultaneous_adds_to_one_sleeve_all_count():
             source="manual",
         )
 
-    results = _run_concurrently(buy(1, 110), buy(2, 111), buy(3, 112), buy(4, 113))
+    results = run_concurrently(buy(1, 110), buy(2, 111), buy(3, 112), buy(4, 113))
     assert not [r for r in results if isinstance(r, Exception)], results
     position = Position.objects.get()
     assert position.quantity == 10

@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from pms_project.commands import parse_iso_date
 from pms_project.errors import PMSError
 from portfolio import services
 from portfolio.management.csvio import read_csv
@@ -21,17 +22,6 @@ REQUIRED = ("date", "symbol", "close")
 # Price.close is NUMERIC(24, 10): at most 14 digits before the point.
 _CLOSE_LIMIT = Decimal(10) ** 14
 _ROW_FIELD = re.compile(r"^prices\[(\d+)\]\.(\w+)$")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def parse_iso_date(text: str) -> dt.date | None:
-    """Strictly YYYY-MM-DD: ``2024-3-4`` or ``04/03/2024`` are ambiguous in a file of closes."""
-    if not _ISO_DATE.match(text):
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        return None
 
 
 def parse_price(line: int, row: dict[str, str]) -> services.PriceRow:

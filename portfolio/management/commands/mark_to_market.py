@@ -6,27 +6,11 @@ command only resolves the portfolio and the dates and reports the NAV of each da
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
+from django.core.management.base import BaseCommand, CommandParser
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
-
-from pms_project.errors import PMSError
-from portfolio import calculations as calc
-from portfolio import selectors, services
+from pms_project.commands import MAX_DAILY_LINES, add_portfolio_and_dates, run_by_date
+from portfolio import services
 from portfolio.models import NavSnapshot
-
-from .import_prices import parse_iso_date
-
-# Longer runs print a summary instead of one line per day.
-MAX_DAILY_LINES = 31
-
-
-def iso_date(text: str) -> dt.date:
-    day = parse_iso_date(text)
-    if day is None:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)")
-    return day
 
 
 class Command(BaseCommand):
@@ -39,40 +23,18 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--portfolio", metavar="CODE", help="portfolio code (optional when only one exists)"
-        )
-        when = parser.add_mutually_exclusive_group(required=True)
-        when.add_argument("--date", type=iso_date, metavar="YYYY-MM-DD", help="one business date")
-        when.add_argument(
-            "--from", dest="start", type=iso_date, metavar="YYYY-MM-DD", help="first date"
-        )
-        parser.add_argument(
-            "--to", dest="end", type=iso_date, metavar="YYYY-MM-DD", help="last date of a range"
-        )
+        add_portfolio_and_dates(parser)
 
     def handle(self, *args, **options) -> None:
-        day, start, end = options["date"], options["start"], options["end"]
-        if end is not None and start is None:
-            raise CommandError("--to needs --from")
-        try:
-            portfolio = selectors.portfolio_get(options["portfolio"])
-            if day is not None:
-                snapshots = [services.mark_to_market(portfolio=portfolio, business_date=day)]
-            else:
-                end = end or calc.previous_business_day(selectors.today())
-                if end > selectors.today():
-                    raise PMSError(f"{end.isoformat()} is in the future", field="to")
-                snapshots = services.mark_to_market_range(portfolio=portfolio, start=start, end=end)
-        except PMSError as exc:
-            after = (
-                "nothing written for that date"
-                if day is not None
-                else "days before the failing one stay marked; re-running is idempotent"
-            )
-            raise CommandError(f"{exc.field}: {exc.message} ({after})") from exc
-        if not snapshots:
-            raise CommandError(f"no business day from {start} to {end}")
+        portfolio, snapshots = run_by_date(
+            options,
+            one=lambda p, day: services.mark_to_market(portfolio=p, business_date=day),
+            many=lambda p, start, end: services.mark_to_market_range(
+                portfolio=p, start=start, end=end
+            ),
+            after_one="nothing written for that date",
+            after_many="days before the failing one stay marked; re-running is idempotent",
+        )
         self._report(portfolio.code, snapshots)
 
     def _report(self, code: str, snapshots: list[NavSnapshot]) -> None:

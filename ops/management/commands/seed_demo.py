@@ -1,9 +1,11 @@
 """``seed_demo [--no-mtm]``: the demo desk, so a fresh checkout shows a living book.
 
 The data (instruments, two years of synthetic closes, strategies, a year of trades, two cash
-flows) comes from the pure ``portfolio.demo`` module and is written through the services in one
-transaction; the marks follow, one day per transaction. The demo users get a fresh random password
-on every run (never a well-known one), printed once, because this command is how people log in.
+flows, risk limits) comes from the pure ``portfolio.demo`` and ``risk.demo`` modules and is
+written through the services in one transaction; the marks and the EOD risk snapshots follow,
+one day per transaction. It lives in ``ops`` because it spans every app. The demo users get a
+fresh random password on every run (never a well-known one), printed once, because this command
+is how people log in.
 """
 
 from __future__ import annotations
@@ -25,9 +27,17 @@ from portfolio.book import book_get
 from portfolio.choices import ExecutionSource
 from portfolio.models import NavSnapshot, Portfolio, Strategy
 from portfolio.services import InstrumentRow, instruments_upsert
+from risk import demo as risk_demo
+from risk import report as risk_report
+from risk import services as risk_services
 
 BASE_URL = "http://127.0.0.1:8000"
-DEMO_USERS = (("demo", "superuser"), ("demo-trader", "trader"), ("demo-viewer", "viewer"))
+DEMO_USERS = (
+    ("demo", "superuser"),
+    ("demo-trader", "trader"),
+    ("demo-viewer", "viewer"),
+    ("demo-risk", "risk"),
+)
 
 
 @dataclass(frozen=True)
@@ -56,10 +66,10 @@ def _ensure_user(username: str, role: str):
 class Command(BaseCommand):
     help = (
         "Create the demo desk: portfolio MACRO1, 12 instruments with two years of synthetic "
-        "closes, strategies, a year of trades and cash flows, then mark every business day "
-        "since the first trade (unless --no-mtm). If MACRO1 exists the data is left alone. "
-        "Every run sets new random passwords for the users demo, demo-trader and demo-viewer "
-        "and prints them with their API tokens."
+        "closes, strategies, a year of trades and cash flows, risk limits, then mark every "
+        "business day since the first trade and store its risk (unless --no-mtm). If MACRO1 "
+        "exists the data is left alone. Every run sets new random passwords for the users "
+        "demo, demo-trader, demo-viewer and demo-risk and prints them with their API tokens."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -147,10 +157,15 @@ class Command(BaseCommand):
                 services.cash_flow_record(
                     portfolio=portfolio, date=dates[flow.day], amount=flow.amount, note=flow.note
                 )
+            for metric, soft, hard in risk_demo.LIMITS:
+                risk_services.risk_limit_create(
+                    portfolio=portfolio, metric=metric, soft=soft, hard=hard
+                )
         self.stdout.write(
             f"created {demo.PORTFOLIO_CODE}: {len(demo.INSTRUMENTS)} instruments, {loaded} closes "
             f"({dates[0].isoformat()} to {dates[-1].isoformat()}), {len(plan)} executions, "
-            f"{len(flows)} cash flows in {time.monotonic() - started:.1f}s"
+            f"{len(flows)} cash flows, {len(risk_demo.LIMITS)} risk limits "
+            f"in {time.monotonic() - started:.1f}s"
         )
         return portfolio, dates[min(t.day for t in plan)], dates[-1]
 
@@ -161,6 +176,11 @@ class Command(BaseCommand):
         self.stdout.write(
             f"marked {len(snapshots)} business days ({start.isoformat()} to {end.isoformat()}) "
             f"in {time.monotonic() - started:.1f}s"
+        )
+        started = time.monotonic()
+        risk = risk_services.risk_snapshot_range(portfolio=portfolio, start=start, end=end)
+        self.stdout.write(
+            f"stored the risk of {len(risk)} business days in {time.monotonic() - started:.1f}s"
         )
 
     def _summary(self, portfolio: Portfolio) -> None:
@@ -175,6 +195,14 @@ class Command(BaseCommand):
             f"{portfolio.base_currency}, gross {book['gross_exposure']:,.2f} "
             f"(leverage {leverage}), {len(book['positions'])} open positions"
             + ("" if book["complete"] else f", {len(book['unvalued'])} unvalued (incomplete)")
+        )
+        risk = risk_report.risk_live(portfolio)
+        var99 = risk["var"]["var_99"]
+        statuses = [row["status"] for row in risk["limits"]]
+        self.stdout.write(
+            f"risk: VaR 99 {var99['amount'] or 0:,.2f} ({var99['nav_fraction'] or 0:.2%} of NAV) "
+            f"on {risk['scenarios']} scenarios; limits: "
+            + ", ".join(f"{statuses.count(s)} {s}" for s in ("ok", "warning", "breach"))
         )
 
     # --- Users --------------------------------------------------------------------------------
@@ -203,5 +231,6 @@ class Command(BaseCommand):
             f"  admin:    {BASE_URL}/admin/  (user demo)",
             f"  API docs: {BASE_URL}/api/docs/",
             f'  example:  curl -H "Authorization: Token {token}" {BASE_URL}/api/portfolio/book/',
+            f"  risk:     {BASE_URL}/api/risk/live/  ·  {BASE_URL}/api/risk/stress/",
         ]
         self.stdout.write("\n".join(lines))
