@@ -345,6 +345,11 @@ def test_seed_demo_builds_the_desk_and_a_rerun_only_resets_passwords():
     trader = get_user_model().objects.get(username="demo-trader")
     assert trader.groups.filter(name="trader").exists()
     assert trader.check_password(_printed_password(out, "demo-trader"))
+    risk_officer = get_user_model().objects.get(username="demo-risk")
+    assert risk_officer.groups.filter(name="risk").exists()
+    assert risk_officer.is_staff and not risk_officer.is_superuser
+    assert risk_officer.has_perm("risk.change_risklimit")
+    assert not risk_officer.has_perm("portfolio.change_position")
     assert "http://127.0.0.1:8000/api/portfolio/book/" in out
 
     # When it runs again

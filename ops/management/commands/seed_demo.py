@@ -32,6 +32,8 @@ from risk import report as risk_report
 from risk import services as risk_services
 
 BASE_URL = "http://127.0.0.1:8000"
+# Desk groups whose work is done in the admin (risk edits limits and stress scenarios there).
+ADMIN_ROLES = frozenset({"risk"})
 DEMO_USERS = (
     ("demo", "superuser"),
     ("demo-trader", "trader"),
@@ -56,6 +58,8 @@ def _ensure_user(username: str, role: str):
     user.is_active = True
     if role == "superuser":
         user.is_staff = user.is_superuser = True
+    elif role in ADMIN_ROLES:
+        user.is_staff = True  # the admin, limited to what the group's permissions allow
     user.save()
     if role != "superuser":
         group, _ = Group.objects.get_or_create(name=role)
