@@ -117,12 +117,12 @@ LONG_DATES = [d.date() for d in pd.bdate_range("2022-09-01", periods=400)]
 @pytest.mark.parametrize("today", [None, dt.date(2024, 3, 26)], ids=["years-later", "next-day"])
 def test_the_window_is_the_last_250_common_dates(monkeypatch, portfolio, today):
     # Given 400 business days of ES and GC closes (to Mon 2024-03-25), long both; read either
-    # years later or the next day (when the 550-day look-back alone holds ≥ 250 common dates)
+    # years later or the next day (when the look-back alone holds ≥ 250 common dates)
     market = build_market(("ES", "GC"), dates=LONG_DATES)
     last = LONG_DATES[-1]
     open_book(portfolio, market, held={"ES": 2, "GC": -3}, day=last)
     if today is not None:
-        assert (today - dt.timedelta(days=550)) > LONG_DATES[0]
+        assert (today - dt.timedelta(days=report.LOOKBACK_DAYS)) > LONG_DATES[0]
         set_today(monkeypatch, today)
     # When live risk is computed
     result = services.risk_live(portfolio)
