@@ -403,8 +403,7 @@ def bench_live(market: Market, portfolio: Portfolio, client: Client, n: int) -> 
     check_body(market, portfolio, body, n)
 
     # The parts, called with the arguments the report gives them.
-    held = [row["symbol"] for row in book.book_get(portfolio)["positions"]]
-    instruments = selectors.instruments_by_symbol(held)
+    instruments = report.live_book(portfolio).holdings.instruments
     today = portfolio_selectors.today()
     start = today - dt.timedelta(days=report.LOOKBACK_DAYS)
     base = portfolio.base_currency

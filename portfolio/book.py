@@ -86,6 +86,7 @@ def _value(
         )
     row = {
         "id": p.id,
+        "instrument_id": inst.id,
         "symbol": inst.symbol,
         "asset_class": inst.asset_class,
         "currency": inst.currency,

@@ -86,12 +86,16 @@ def var_of(
     symbols = list(exposures.index)
     if returns is None or not set(symbols) <= set(returns.columns):
         returns = _returns(holdings.instruments, symbols, base=base, end=end)
-    held = returns.reindex(columns=symbols)
-    missing = held.isna().all(axis=0).to_numpy()
-    no_history = [s for s, m in zip(symbols, missing, strict=True) if m]
-    usable = [s for s, m in zip(symbols, missing, strict=True) if not m]
-    window = calc.scenario_window(held.loc[:, usable])
+    usable, no_history = split_history(returns, symbols)
+    window = calc.scenario_window(returns.loc[:, usable])
     return calc.value_at_risk(window, exposures[usable]), no_history
+
+
+def split_history(returns: pd.DataFrame, symbols: list[str]) -> tuple[list[str], list[str]]:
+    """``symbols`` split into those with at least one return and those with none at all."""
+    missing = returns.reindex(columns=symbols).isna().all(axis=0).to_numpy()
+    usable = [s for s, m in zip(symbols, missing, strict=True) if not m]
+    return usable, [s for s, m in zip(symbols, missing, strict=True) if m]
 
 
 def _returns(instruments, symbols, *, base: str, end: dt.date) -> pd.DataFrame:
@@ -223,36 +227,43 @@ def assemble(
 
 @dataclass(frozen=True)
 class LiveBook:
-    portfolio: Portfolio
     book: dict
     holdings: Holdings
 
 
 def live_book(portfolio: Portfolio) -> LiveBook:
-    """The book now, as the exposures risk measures."""
+    """The book now, as the exposures risk measures (its rows name their instruments)."""
     book = book_get(portfolio)
-    totals: pcalc.ExposureTotals = book["exposure_totals"]
-    return LiveBook(
-        portfolio,
-        book,
-        Holdings(book["nav"], totals, selectors.instruments_by_symbol(totals.by_instrument)),
-    )
+    instruments = {
+        r["symbol"]: selectors.InstrumentInfo(
+            r["instrument_id"], r["symbol"], r["asset_class"], r["currency"]
+        )
+        for r in book["positions"]
+    }
+    return LiveBook(book, Holdings(book["nav"], book["exposure_totals"], instruments))
 
 
 def live_drawdown(portfolio: Portfolio, as_of: dt.date, nav: Decimal) -> dict:
     """Drawdowns with the live NAV as the last point, after the snapshots before ``as_of``."""
-    navs, returns = selectors.nav_history(portfolio, before=as_of)
-    previous_nav, previous_date = portfolio_selectors.nav_before(portfolio, as_of)
+    history = selectors.nav_history(portfolio, before=as_of)
+    # The live return is measured from the last snapshot before as_of, as the book's 1D is.
+    previous_date, previous_nav, _ = (
+        history[-1] if history else (None, portfolio.initial_capital, 0)
+    )
     flows = portfolio_selectors.flows_between(
         portfolio, previous_date, max(as_of, portfolio_selectors.today())
     )
     live_return = pcalc.daily_return(nav=nav, previous_nav=previous_nav, flow=flows)
-    return drawdowns([*navs, nav], [*returns, live_return], portfolio.initial_capital)
+    return drawdowns(
+        [*(n for _, n, _ in history), nav],
+        [*(r for _, _, r in history), live_return],
+        portfolio.initial_capital,
+    )
 
 
-def risk_live(portfolio: Portfolio, *, live: LiveBook | None = None) -> dict:
+def risk_live(portfolio: Portfolio) -> dict:
     """Risk now: the book's exposures at the latest marks, scenarios up to today."""
-    live = live or live_book(portfolio)
+    live = live_book(portfolio)
     as_of = live.book["as_of"]
     var, no_history = var_of(
         live.holdings, base=portfolio.base_currency, end=portfolio_selectors.today()
@@ -279,14 +290,16 @@ def risk_of_day(portfolio: Portfolio, day: dt.date) -> dict:
     marked = selectors.marked_day(portfolio, day)
     holdings = Holdings(marked.nav, marked.totals, marked.instruments)
     var, no_history = var_of(holdings, base=portfolio.base_currency, end=day)
-    navs, returns = selectors.nav_history(portfolio, upto=day)
+    history = selectors.nav_history(portfolio, upto=day)
     return assemble(
         portfolio=portfolio,
         as_of=day,
         holdings=holdings,
         var=var,
         no_history=no_history,
-        drawdown=drawdowns(navs, returns, portfolio.initial_capital),
+        drawdown=drawdowns(
+            [n for _, n, _ in history], [r for _, _, r in history], portfolio.initial_capital
+        ),
         limits=selectors.limits_of(portfolio),
     )
 
@@ -388,11 +401,7 @@ def _rows_after(book: dict, instrument, sleeve: str, added: Decimal) -> list[pca
 
 def _info(instrument) -> selectors.InstrumentInfo:
     return selectors.InstrumentInfo(
-        instrument.id,
-        instrument.symbol,
-        instrument.asset_class,
-        instrument.currency,
-        instrument.multiplier,
+        instrument.id, instrument.symbol, instrument.asset_class, instrument.currency
     )
 
 
@@ -410,9 +419,9 @@ def _latest_rate(base: str, currency: str) -> Decimal:
 # --- Stress -----------------------------------------------------------------------------------
 
 
-def stress_report(portfolio: Portfolio, *, live: LiveBook | None = None) -> dict:
+def stress_report(portfolio: Portfolio) -> dict:
     """Named shocks and the worst 1/5/20-day windows of the whole history on today's exposures."""
-    live = live or live_book(portfolio)
+    live = live_book(portfolio)
     holdings = live.holdings
     nav = holdings.nav
     exposures = holdings.exposures
@@ -422,10 +431,8 @@ def stress_report(portfolio: Portfolio, *, live: LiveBook | None = None) -> dict
         instruments={s: holdings.instruments[s] for s in symbols},
         end=portfolio_selectors.today(),
     )
-    missing = returns.reindex(columns=symbols).isna().all(axis=0).to_numpy()
-    no_history = [s for s, m in zip(symbols, missing, strict=True) if m]
-    usable = [s for s, m in zip(symbols, missing, strict=True) if not m]
-    history = calc.common_returns(returns.reindex(columns=usable))
+    usable, no_history = split_history(returns, symbols)
+    history = calc.common_returns(returns.loc[:, usable])
     windows = calc.worst_windows(history, exposures[usable]) if usable else []
 
     scenarios, shocks = selectors.stress_scenarios()

@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from pms_project.errors import PMSError
 from portfolio import calculations as pcalc
 from portfolio import selectors as portfolio_selectors
-from portfolio.models import Instrument, NavSnapshot, Portfolio, PositionSnapshot
+from portfolio.models import NavSnapshot, Portfolio, PositionSnapshot
 
 from . import calculations as calc
 from .models import Alert, RiskLimit, RiskSnapshot, StressScenario, StressShock
@@ -28,16 +28,6 @@ class InstrumentInfo:
     symbol: str
     asset_class: str
     currency: str
-    multiplier: Decimal
-
-
-def instruments_by_symbol(symbols) -> dict[str, InstrumentInfo]:
-    return {
-        row[1]: InstrumentInfo(*row)
-        for row in Instrument.objects.filter(symbol__in=set(symbols)).values_list(
-            "id", "symbol", "asset_class", "currency", "multiplier"
-        )
-    }
 
 
 def returns_frame(
@@ -94,12 +84,11 @@ def marked_day(portfolio: Portfolio, day: dt.date) -> MarkedDay:
         "position__instrument__symbol",
         "position__instrument__asset_class",
         "position__instrument__currency",
-        "position__instrument__multiplier",
         "exposure",
     )
     instruments, exposures = {}, []
-    for iid, symbol, asset_class, currency, multiplier, exposure in rows:
-        instruments[symbol] = InstrumentInfo(iid, symbol, asset_class, currency, multiplier)
+    for iid, symbol, asset_class, currency, exposure in rows:
+        instruments[symbol] = InstrumentInfo(iid, symbol, asset_class, currency)
         if exposure:
             exposures.append(pcalc.ExposureRow(symbol, asset_class, currency, exposure))
     return MarkedDay(nav, pcalc.exposure_totals(exposures), instruments)
@@ -107,16 +96,15 @@ def marked_day(portfolio: Portfolio, day: dt.date) -> MarkedDay:
 
 def nav_history(
     portfolio: Portfolio, *, before: dt.date | None = None, upto: dt.date | None = None
-):
-    """(NAVs, daily returns) of the stored snapshots, oldest first, with date < ``before`` or
-    ≤ ``upto``."""
+) -> list[tuple[dt.date, Decimal, float]]:
+    """(date, NAV, daily return) of the stored snapshots, oldest first, with date < ``before``
+    or ≤ ``upto``."""
     qs = NavSnapshot.objects.filter(portfolio=portfolio)
     if before is not None:
         qs = qs.filter(date__lt=before)
     if upto is not None:
         qs = qs.filter(date__lte=upto)
-    rows = list(qs.order_by("date").values_list("nav", "daily_return"))
-    return [r[0] for r in rows], [r[1] for r in rows]
+    return list(qs.order_by("date").values_list("date", "nav", "daily_return"))
 
 
 # --- Limits, scenarios, snapshots, alerts -----------------------------------------------------
