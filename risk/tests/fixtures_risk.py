@@ -257,3 +257,8 @@ def live_exposures(portfolio) -> dict[str, float]:
 
 def set_today(monkeypatch, day: dt.date) -> None:
     monkeypatch.setattr(portfolio_selectors, "today", lambda: day)
+
+
+def is_fraction(value) -> bool:
+    """Ratios leave the API as JSON numbers (floats), never as strings."""
+    return isinstance(value, float)
