@@ -1,6 +1,6 @@
 """Risk benchmark: the VaR numerics and ``GET /api/risk/live/`` at 100 and 1,000 open positions.
 
-Run with ``make bench-risk`` (or directly:
+Run with ``make bench`` (or directly:
 ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/pms_bench_risk .venv/bin/python
 bench/risk_bench.py``). PostgreSQL only: the database is created when missing, migrated, and its
 portfolio and risk tables are wiped — never point it at a real database. Prints medians, query
@@ -14,10 +14,7 @@ from __future__ import annotations
 import cProfile
 import datetime as dt
 import gc
-import io
 import os
-import pstats
-import re
 import statistics
 import sys
 import time
@@ -44,7 +41,7 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
-from bench.common import ensure_database, sleeve_rows, wipe  # noqa: E402
+from bench.common import ensure_database, print_profile, sleeve_rows, wipe  # noqa: E402
 from portfolio import book, services  # noqa: E402
 from portfolio import calculations as pcalc  # noqa: E402
 from portfolio import selectors as portfolio_selectors  # noqa: E402
@@ -447,20 +444,7 @@ def profile_request(client: Client, portfolio: Portfolio) -> None:
     profiler.enable()
     client.get(URL, {"portfolio": portfolio.code})
     profiler.disable()
-    prefix = f"{ROOT}{os.sep}"
-    project = f"^{re.escape(prefix)}(?!\\.venv)"
-    for key, title, restrict in (
-        ("cumulative", "the project's functions by cumulative time", (project, 25)),
-        ("tottime", "all functions by own time", (15,)),
-    ):
-        out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats(key).print_stats(*restrict)
-        print(f"\n  cProfile of one {URL} request, {title}:")
-        lines = out.getvalue().splitlines()
-        begin = next(i for i, line in enumerate(lines) if "ncalls" in line)
-        for line in lines[begin:]:
-            if line.strip():
-                print(f"    {line.replace(prefix, '')}")
+    print_profile(profiler, f"one {URL} request", project_top=25, own_top=15)
 
 
 def main() -> int:

@@ -280,6 +280,28 @@ def exposure_totals(rows: Iterable[ExposureRow]) -> ExposureTotals:
     )
 
 
+def exposure_totals_after(
+    totals: ExposureTotals, change: ExposureRow, *, sleeve_before: Decimal
+) -> ExposureTotals:
+    """``totals`` with one sleeve's exposure moved from ``sleeve_before`` by ``change.exposure``:
+    the same numbers as ``exposure_totals`` of the changed rows, without re-summing the book."""
+    a, cls, ccy, sym = change.exposure, change.asset_class, change.currency, change.symbol
+    with precise():
+        gross_delta = abs(sleeve_before + a) - abs(sleeve_before)
+
+        def plus(d: dict[str, Decimal], key: str, delta: Decimal) -> dict[str, Decimal]:
+            return dict(sorted({**d, key: d.get(key, ZERO) + delta}.items()))
+
+        return ExposureTotals(
+            gross=totals.gross + gross_delta,
+            net=totals.net + a,
+            by_asset_class=plus(totals.by_asset_class, cls, a),
+            gross_by_asset_class=plus(totals.gross_by_asset_class, cls, gross_delta),
+            by_currency=plus(totals.by_currency, ccy, a),
+            by_instrument=plus(totals.by_instrument, sym, a),
+        )
+
+
 def daily_return(*, nav: Decimal, previous_nav: Decimal, flow: Decimal) -> float:
     """NAV(D) / (NAV(D−1) + flow(D)) − 1; flows happen at the start of the day."""
     with localcontext() as ctx:

@@ -5,14 +5,10 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from pms_project.formatting import pct
 from portfolio.admin import ReadOnlyAdmin
 
 from .models import Alert, RiskLimit, RiskSnapshot, StressScenario, StressShock
-
-
-def pct(value) -> str:
-    """A fraction for reading: 0.0215 → "2.15%", negatives signed."""
-    return "—" if value is None else f"{float(value):,.2%}"
 
 
 @admin.register(RiskLimit)

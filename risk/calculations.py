@@ -51,10 +51,10 @@ def fx_to_base(direct: pd.DataFrame, inverse: pd.DataFrame) -> pd.DataFrame:
     return direct.combine_first(1.0 / inverse)
 
 
-def base_values(
+def fx_factors(
     closes: pd.DataFrame, currencies: pd.Series, fx: pd.DataFrame, base: str
 ) -> pd.DataFrame:
-    """Price × fx: each instrument's close converted to the base currency, by date.
+    """Each instrument's rate to the base currency on each date of ``closes``, by date.
 
     ``closes`` is dates × instrument, ``currencies`` maps each instrument to its currency and
     ``fx`` is dates × currency (see ``fx_to_base``). A date with no rate for an instrument's
@@ -70,7 +70,19 @@ def base_values(
         if missing:
             rates = rates.reindex(columns=[*rates.columns, *missing])
         factors[:, foreign] = rates.loc[:, [str(c) for c in ccys[foreign]]].to_numpy(dtype=float)
-    return pd.DataFrame(closes.to_numpy(dtype=float) * factors, index=dates, columns=closes.columns)
+    return pd.DataFrame(factors, index=dates, columns=closes.columns)
+
+
+def base_values(
+    closes: pd.DataFrame, currencies: pd.Series, fx: pd.DataFrame, base: str
+) -> pd.DataFrame:
+    """Price × fx: each instrument's close converted to the base currency, by date."""
+    factors = fx_factors(closes, currencies, fx, base)
+    return pd.DataFrame(
+        closes.to_numpy(dtype=float) * factors.to_numpy(),
+        index=closes.index,
+        columns=closes.columns,
+    )
 
 
 def daily_returns(values: pd.DataFrame) -> pd.DataFrame:
@@ -168,22 +180,39 @@ def value_at_risk(window: pd.DataFrame, exposures: pd.Series) -> VarResult:
     same instruments (base currency). With no scenario every figure is None; with one, the
     parametric VaR is None (a sample variance needs two).
     """
-    n = len(window)
-    if n == 0:
-        return VarResult(0, None, None, None, None, None, None, None)
     e = exposures.reindex(window.columns).to_numpy(dtype=float)
-    pnl = scenario_pnl(window.to_numpy(dtype=float), e)
-    parametric = n >= 2
-    return VarResult(
-        scenarios=n,
-        first=_as_date(window.index[0]),
-        last=_as_date(window.index[-1]),
-        var_95=historical_var(pnl, 0.95),
-        var_99=historical_var(pnl, 0.99),
-        es_975=expected_shortfall(pnl, ES_LEVEL),
-        parametric_var_95=parametric_var(pnl, 0.95) if parametric else None,
-        parametric_var_99=parametric_var(pnl, 0.99) if parametric else None,
-    )
+    return value_at_risk_many(window, e[:, None])[0]
+
+
+def value_at_risk_many(window: pd.DataFrame, exposures: np.ndarray) -> list[VarResult]:
+    """``value_at_risk`` of K sets of exposures on one window at once: ``exposures`` is
+    instruments (the window's columns) × K. One matrix product and one percentile call for all
+    K (a pre-trade check of many proposals), the same formulas column by column."""
+    n, k = len(window), exposures.shape[1]
+    if n == 0:
+        return [VarResult(0, None, None, None, None, None, None, None)] * k
+    pnl = np.asarray(window.to_numpy(dtype=float) @ np.asarray(exposures, dtype=float))  # S × K
+    q = [round(100.0 * (1.0 - level), 10) for level in (0.95, 0.99, ES_LEVEL)]
+    p95, p99, p975 = np.percentile(pnl, q, axis=0)
+    tail = pnl <= p975  # −VaR_0.975 = the 2.5th percentile; never empty (see expected_shortfall)
+    es = -(np.where(tail, pnl, 0.0).sum(axis=0) / tail.sum(axis=0))
+    if n >= 2:
+        sd = np.sqrt(np.var(pnl, axis=0, ddof=1))
+        pvar95, pvar99 = z_score(0.95) * sd, z_score(0.99) * sd
+    first, last = _as_date(window.index[0]), _as_date(window.index[-1])
+    return [
+        VarResult(
+            scenarios=n,
+            first=first,
+            last=last,
+            var_95=float(-p95[j]),
+            var_99=float(-p99[j]),
+            es_975=float(es[j]),
+            parametric_var_95=float(pvar95[j]) if n >= 2 else None,
+            parametric_var_99=float(pvar99[j]) if n >= 2 else None,
+        )
+        for j in range(k)
+    ]
 
 
 def _as_date(value) -> dt.date:

@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 
 import pandas as pd
 
-from pms_project.errors import MissingMarketDataError, PMSError
 from portfolio import calculations as pcalc
 from portfolio import selectors as portfolio_selectors
-from portfolio import services as portfolio_services
 from portfolio.book import book_get
-from portfolio.choices import MANUAL_STRATEGY_CODE
 from portfolio.models import Portfolio
 
 from . import calculations as calc
@@ -302,118 +299,6 @@ def risk_of_day(portfolio: Portfolio, day: dt.date) -> dict:
         ),
         limits=selectors.limits_of(portfolio),
     )
-
-
-# --- Pre-trade impact -------------------------------------------------------------------------
-
-
-def pretrade_impact(
-    *,
-    portfolio: Portfolio,
-    symbol: str,
-    quantity: Decimal,
-    price: Decimal,
-    strategy: str | None = None,
-) -> dict:
-    """VaR 99 and every limit's utilization before and after a hypothetical trade. No write.
-
-    The trade adds quantity × multiplier × price × fx (the latest rate of its currency, as the
-    book converts) to the exposure of its sleeve — the (instrument, strategy) position it would
-    be booked in, MANUAL by default — so that a trade reducing a position reduces gross too.
-    NAV is unchanged (margined instruments).
-    """
-    instrument = portfolio_services.instrument_by_symbol(symbol, field="symbol")
-    portfolio_services.validate_nonzero(quantity, field="quantity")
-    portfolio_services.validate_positive(price, field="price")
-    sleeve = MANUAL_STRATEGY_CODE
-    if strategy:
-        sleeve = portfolio_services.strategy_by_code(strategy, field="strategy").code
-    live = live_book(portfolio)
-    base = portfolio.base_currency
-    today = portfolio_selectors.today()
-    added = pcalc.exposure(
-        quantity=quantity,
-        multiplier=instrument.multiplier,
-        price=price,
-        fx=_latest_rate(base, instrument.currency),
-    )
-    if abs(added) >= portfolio_services.NOTIONAL_LIMIT:
-        raise PMSError(
-            f"the trade's notional must be below {portfolio_services.NOTIONAL_LIMIT:,.0f} {base}",
-            field="quantity",
-        )
-    before = live.holdings
-    after = replace(
-        before,
-        totals=pcalc.exposure_totals(_rows_after(live.book, instrument, sleeve, added)),
-        instruments={**before.instruments, instrument.symbol: _info(instrument)},
-    )
-    # One read of the history serves both sides; each side keeps its own common dates.
-    symbols = sorted(set(before.exposures.index) | set(after.exposures.index))
-    returns = _returns(after.instruments, symbols, base=base, end=today)
-    var_before, nh_before = var_of(before, base=base, end=today, returns=returns)
-    var_after, nh_after = var_of(after, base=base, end=today, returns=returns)
-    limits = selectors.limits_of(portfolio)
-    drawdown = live_drawdown(portfolio, live.book["as_of"], before.nav)
-    limits_before = limit_rows(limits, metric_values(before, var_before, drawdown["drawdown"]))
-    limits_after = limit_rows(limits, metric_values(after, var_after, drawdown["drawdown"]))
-    breaks = [row["metric"] for row in limits_after if row["status"] == calc.BREACH]
-    return {
-        "portfolio": portfolio.code,
-        "symbol": instrument.symbol,
-        "strategy": sleeve,
-        "quantity": quantity,
-        "price": price,
-        "exposure_added": added,
-        "nav": before.nav,
-        "before": _impact_side(var_before, nh_before, limits_before, before.nav),
-        "after": _impact_side(var_after, nh_after, limits_after, before.nav),
-        "hard_breaches": breaks,
-        "breaks_hard_limit": bool(breaks),
-    }
-
-
-def _impact_side(var: calc.VarResult, no_history, limits, nav) -> dict:
-    return {
-        "var_99": amount(var.var_99),
-        "var_99_fraction": fraction(var.var_99, nav),
-        "scenarios": var.scenarios,
-        "insufficient_history": var.insufficient_history or bool(no_history),
-        "limits": limits,
-    }
-
-
-def _rows_after(book: dict, instrument, sleeve: str, added: Decimal) -> list[pcalc.ExposureRow]:
-    """The book's position rows with the trade's exposure added to its sleeve (a new row when
-    the sleeve holds nothing)."""
-    rows, booked = [], False
-    for r in book["positions"]:
-        exposure = r["exposure"]
-        if r["symbol"] == instrument.symbol and r["strategy"] == sleeve:
-            exposure, booked = exposure + added, True
-        rows.append(pcalc.ExposureRow(r["symbol"], r["asset_class"], r["currency"], exposure))
-    if not booked:
-        rows.append(
-            pcalc.ExposureRow(instrument.symbol, instrument.asset_class, instrument.currency, added)
-        )
-    return rows
-
-
-def _info(instrument) -> selectors.InstrumentInfo:
-    return selectors.InstrumentInfo(
-        instrument.id, instrument.symbol, instrument.asset_class, instrument.currency
-    )
-
-
-def _latest_rate(base: str, currency: str) -> Decimal:
-    pairs = portfolio_selectors.fx_pairs(base=base, currencies={currency})
-    marks = portfolio_selectors.latest_marks(pairs)
-    rate = portfolio_selectors.fx_latest_rates(base=base, pairs=pairs, marks=marks).get(currency)
-    if rate is None:
-        raise MissingMarketDataError(
-            f"no {currency}{base} (or {base}{currency}) rate to convert the trade", field="symbol"
-        )
-    return rate
 
 
 # --- Stress -----------------------------------------------------------------------------------

@@ -30,6 +30,47 @@ class InstrumentInfo:
     currency: str
 
 
+@dataclass(frozen=True)
+class MarketHistory:
+    """Closes and rates to the base currency of some instruments, dates × symbol (floats)."""
+
+    prices: pd.DataFrame  # the closes, in each instrument's own currency
+    fx: pd.DataFrame  # the rate converting each instrument's currency to the base, that date
+
+    def returns(self) -> pd.DataFrame:
+        """Daily returns of price × fx (SPEC §4), each instrument over its own dates."""
+        values = pd.DataFrame(
+            self.prices.to_numpy() * self.fx.to_numpy(),
+            index=self.prices.index,
+            columns=self.prices.columns,
+        )
+        return calc.daily_returns(values)
+
+
+def market_history(
+    *,
+    base: str,
+    instruments: dict[str, InstrumentInfo],
+    end: dt.date | None = None,
+    start: dt.date | None = None,
+) -> MarketHistory:
+    """The closes of ``instruments`` from ``start`` to ``end`` and their rates to ``base``. An
+    instrument with no close at all has a column of NaN. Two queries."""
+    symbols = sorted(instruments)
+    if not symbols:
+        empty = pd.DataFrame(dtype=float)
+        return MarketHistory(empty, empty)
+    pairs = portfolio_selectors.fx_pairs(
+        base=base, currencies={i.currency for i in instruments.values()}
+    )
+    ids = {info.id: symbol for symbol, info in instruments.items()}
+    closes = portfolio_selectors.closes_frame([*ids, *pairs], start=start, end=end)
+    prices = closes.reindex(columns=list(ids)).rename(columns=ids).reindex(columns=symbols)
+    fx = calc.fx_to_base(_pairs(closes, pairs, direct=True), _pairs(closes, pairs, direct=False))
+    currencies = pd.Series({s: instruments[s].currency for s in symbols}, dtype=object)
+    return MarketHistory(prices, calc.fx_factors(prices, currencies, fx, base))
+
+
 def returns_frame(
     *,
     base: str,
@@ -39,18 +80,9 @@ def returns_frame(
 ) -> pd.DataFrame:
     """Daily returns of price × fx in ``base``, dates × symbol (SPEC §4), closes from ``start``
     to ``end``. An instrument with no close at all has a column of NaN. Two queries."""
-    symbols = sorted(instruments)
-    if not symbols:
+    if not instruments:
         return pd.DataFrame(dtype=float)
-    pairs = portfolio_selectors.fx_pairs(
-        base=base, currencies={i.currency for i in instruments.values()}
-    )
-    ids = {info.id: symbol for symbol, info in instruments.items()}
-    closes = portfolio_selectors.closes_frame([*ids, *pairs], start=start, end=end)
-    prices = closes.reindex(columns=list(ids)).rename(columns=ids).reindex(columns=symbols)
-    fx = calc.fx_to_base(_pairs(closes, pairs, direct=True), _pairs(closes, pairs, direct=False))
-    currencies = pd.Series({s: instruments[s].currency for s in symbols}, dtype=object)
-    return calc.daily_returns(calc.base_values(prices, currencies, fx, base))
+    return market_history(base=base, instruments=instruments, end=end, start=start).returns()
 
 
 def _pairs(closes: pd.DataFrame, pairs: dict[int, tuple[str, bool]], *, direct: bool):

@@ -18,7 +18,7 @@ from portfolio.api.views import (
     valid,
 )
 
-from .. import report, selectors, services
+from .. import pretrade, report, selectors, services
 from ..choices import Metric
 from ..models import Alert, RiskLimit, RiskSnapshot
 from . import serializers as s
@@ -137,7 +137,7 @@ class PretradeView(APIView):
     )
     def post(self, request: Request) -> Response:
         data = valid(s.PretradeRequestSerializer, request.data)
-        impact = report.pretrade_impact(
+        impact = pretrade.pretrade_impact(
             portfolio=portfolio_of(request),
             symbol=data["symbol"],
             quantity=data["quantity"],

@@ -9,7 +9,7 @@ import pytest
 from pms_project.errors import PMSError
 from portfolio.tests.api_support import counts, open_position
 from portfolio.tests.factories import InstrumentFactory
-from risk import report
+from risk import pretrade, report
 from risk.models import Alert, StressScenario, StressShock
 
 from .fixtures_risk import (
@@ -172,7 +172,7 @@ def test_pretrade_before_is_live_and_after_adds_the_trade(portfolio, market, sym
     live = report.risk_live(portfolio)
     price = market.close(symbol)
     # When the impact of a trade at the last close is asked
-    impact = report.pretrade_impact(
+    impact = pretrade.pretrade_impact(
         portfolio=portfolio, symbol=symbol, quantity=Decimal(quantity), price=price
     )
     # Then "before" is live risk's VaR 99
@@ -206,7 +206,7 @@ def test_a_trade_that_closes_a_position_lowers_gross_leverage(portfolio, market)
     nav = float(live["nav"])
     e = live_exposures(portfolio)
     # When selling 1 GC (a manual trade, into the same MANUAL sleeve) is assessed
-    impact = report.pretrade_impact(
+    impact = pretrade.pretrade_impact(
         portfolio=portfolio, symbol="GC", quantity=Decimal(-1), price=market.close("GC")
     )
     # Then the position is flat after the trade: gross leverage falls by GC's exposure and the
@@ -224,7 +224,7 @@ def test_pretrade_in_an_instrument_listed_later_keeps_each_sides_common_dates(po
     market = build_market(("ES", "FGBL", "GC", "EURUSD", "NQ"), listed={"NQ": 30})
     open_book(portfolio, market)
     # When buying 40 NQ is assessed
-    impact = report.pretrade_impact(
+    impact = pretrade.pretrade_impact(
         portfolio=portfolio, symbol="NQ", quantity=Decimal(40), price=market.close("NQ")
     )
     # Then "before" keeps its 80 scenarios; "after" has the 50 common dates with NQ, flagged
@@ -243,7 +243,7 @@ def test_a_trade_over_the_hard_leverage_limit_is_flagged_and_nothing_is_written(
     assert 1 < leverage < 1.2
     before_portfolio, before_risk = counts(), risk_counts()
     # When buying 3 more ES (≈ +0.72 of leverage) is assessed
-    impact = report.pretrade_impact(
+    impact = pretrade.pretrade_impact(
         portfolio=portfolio, symbol="ES", quantity=Decimal(3), price=market.close("ES")
     )
     # Then the trade breaks the hard leverage limit, and only that one
@@ -270,7 +270,7 @@ def test_a_trade_over_the_hard_leverage_limit_is_flagged_and_nothing_is_written(
 )
 def test_pretrade_bad_input_names_the_field(portfolio, market, symbol, quantity, price, field):
     with pytest.raises(PMSError) as raised:
-        report.pretrade_impact(
+        pretrade.pretrade_impact(
             portfolio=portfolio, symbol=symbol, quantity=Decimal(quantity), price=Decimal(price)
         )
     assert raised.value.field == field
