@@ -43,6 +43,16 @@ class ConflictError(PMSError):
     status_code = status.HTTP_409_CONFLICT
 
 
+class ForbiddenError(PMSError):
+    """The user may not do this (a desk rule such as four-eyes, not a missing login)."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+
+
+class NotFoundError(PMSError):
+    status_code = status.HTTP_404_NOT_FOUND
+
+
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, PMSError):
         return Response(exc.as_dict(), status=exc.status_code)

@@ -123,6 +123,39 @@ LINKS: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
             }
         }
     },
+    "trades_proposals_create": {
+        "201": {
+            "ApproveNewProposal": {
+                "operationId": "trades_proposals_approve_create",
+                "parameters": {"id": "$response.body#/id"},
+                "description": "Approve the proposal (another approver than its creator).",
+            },
+            "ModifyApproveNewProposal": {
+                "operationId": "trades_proposals_modify_approve_create",
+                "parameters": {"id": "$response.body#/id"},
+                "description": "Change its quantity or price and approve it.",
+            },
+            "RejectNewProposal": {
+                "operationId": "trades_proposals_reject_create",
+                "parameters": {"id": "$response.body#/id"},
+                "description": "Reject the proposal with a reason.",
+            },
+        }
+    },
+    "trades_proposals_list": {
+        "200": {
+            "ApproveFirstProposal": {
+                "operationId": "trades_proposals_approve_create",
+                "parameters": {"id": "$response.body#/results/0/id"},
+                "description": "Approve the first proposal of the page.",
+            },
+            "RejectFirstProposal": {
+                "operationId": "trades_proposals_reject_create",
+                "parameters": {"id": "$response.body#/results/0/id"},
+                "description": "Reject the first proposal of the page.",
+            },
+        }
+    },
     "portfolio_portfolios_create": {
         "201": {
             "NewPortfolioBook": {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from rest_framework import serializers
+from rest_framework.relations import MANY_RELATION_KWARGS
 
 
 class StrictBooleanField(serializers.BooleanField):
@@ -32,3 +33,32 @@ class ModelSerializer(serializers.ModelSerializer):
         models.BooleanField: StrictBooleanField,
         models.CharField: StrictCharField,
     }
+
+
+class StrictManyRelatedField(serializers.ManyRelatedField):
+    """A JSON list only: DRF's field takes any iterable, so ``{}`` passes as an empty list."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, list):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        return super().to_internal_value(data)
+
+
+class StrictSlugRelatedField(serializers.SlugRelatedField):
+    """A related object by a string slug; ``many=True`` takes a JSON list of them."""
+
+    @classmethod
+    def many_init(cls, *args, **kwargs):
+        child_kwargs = {
+            key: value for key, value in kwargs.items() if key not in MANY_RELATION_KWARGS
+        }
+        list_kwargs = {"child_relation": cls(*args, **child_kwargs)}
+        for key in MANY_RELATION_KWARGS:
+            if key in kwargs:
+                list_kwargs[key] = kwargs[key]
+        return StrictManyRelatedField(**list_kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)

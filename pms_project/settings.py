@@ -37,6 +37,19 @@ def env_bool(name: str, default: bool = False) -> bool:
     raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use true/false)")
 
 
+def env_float(name: str, default: float, *, low: float, high: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number") from None
+    if not low <= value <= high:
+        raise ImproperlyConfigured(f"{name}={raw!r} must be between {low} and {high}")
+    return value
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
@@ -219,6 +232,14 @@ SPECTACULAR_SETTINGS = {
         "pms_project.schema.postprocess_error_responses_and_links",
     ],
 }
+
+# --- Trades ----------------------------------------------------------------------------------
+# A generated proposal worth less than this fraction of NAV (|quantity| × price × multiplier × fx)
+# is skipped: approvers are not asked to decide dust. 0.001 = 0.1 % of NAV.
+TRADES_MIN_TRADE_NAV_FRACTION = env_float("PMS_MIN_TRADE_NAV_FRACTION", 0.001, low=0.0, high=1.0)
+# Modules with the desk's own signal generators (``@trades.generators.register``), imported at
+# start-up: comma-separated dotted paths.
+TRADES_SIGNAL_MODULES = env_list("PMS_SIGNAL_MODULES", "")
 
 LOGGING = {
     "version": 1,

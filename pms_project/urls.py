@@ -17,10 +17,15 @@ handler403 = "pms_project.errors.json_permission_denied"
 handler404 = "pms_project.errors.json_page_not_found"
 handler500 = "pms_project.errors.json_server_error"
 
+admin.site.site_header = "PMS — macro desk administration"
+admin.site.site_title = "PMS admin"
+admin.site.index_title = "The desk's data, approvals and limits"
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/portfolio/", include("portfolio.api.urls")),
+    path("api/trades/", include("trades.api.urls")),
     path("api/risk/", include("risk.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
+
+from trades import generators
 
 from .models import (
     CashFlow,
@@ -36,10 +39,37 @@ class InstrumentAdmin(admin.ModelAdmin):
     search_fields = ["symbol", "name"]
 
 
+class StrategyForm(forms.ModelForm):
+    """The generator chosen from the registered ones (``trades.generators``), or none."""
+
+    generator = forms.ChoiceField(required=False)
+
+    class Meta:
+        model = Strategy
+        fields = [
+            "code",
+            "name",
+            "asset_class",
+            "active",
+            "risk_budget",
+            "generator",
+            "instruments",
+        ]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["generator"].choices = [
+            ("", "— none (a manual strategy) —"),
+            *((name, name) for name in generators.names()),
+        ]
+
+
 @admin.register(Strategy)
 class StrategyAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "asset_class", "risk_budget", "active"]
-    list_filter = ["asset_class", "active"]
+    form = StrategyForm
+    list_display = ["code", "name", "asset_class", "risk_budget", "generator", "active"]
+    list_filter = ["asset_class", "active", "generator"]
+    filter_horizontal = ["instruments"]
 
 
 @admin.register(Price)

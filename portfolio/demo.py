@@ -45,6 +45,7 @@ class DemoStrategy:
     name: str
     asset_class: str
     risk_budget: Decimal
+    generator: str = ""  # the trades app's signal generator; blank: manual
 
 
 @dataclass(frozen=True)
@@ -85,8 +86,8 @@ INSTRUMENTS: tuple[DemoInstrument, ...] = (
 )
 
 STRATEGIES: tuple[DemoStrategy, ...] = (
-    DemoStrategy("TREND", "Cross-asset trend following", "", Decimal("0.02")),
-    DemoStrategy("MEANREV", "Short-term mean reversion", "", Decimal("0.01")),
+    DemoStrategy("TREND", "Cross-asset trend following", "", Decimal("0.02"), "momentum"),
+    DemoStrategy("MEANREV", "Short-term mean reversion", "", Decimal("0.01"), "mean_reversion"),
     DemoStrategy("CARRY", "Rates, FX and credit carry", "", Decimal("0.01")),
 )
 

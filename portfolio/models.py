@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Cast
@@ -113,6 +114,11 @@ class Strategy(models.Model):
         default=Decimal(0),
         validators=[MinValueValidator(0), MaxValueValidator(1)],
     )
+    # The trades app's signal generator (a registered name); blank: a manual strategy.
+    generator = models.CharField(max_length=40, blank=True)
+    # What the generator trades; none named: every active instrument of the strategy's asset
+    # class, or every active instrument when the strategy has no asset class.
+    instruments = models.ManyToManyField(Instrument, blank=True, related_name="strategies")
 
     class Meta:
         ordering = ["code"]
@@ -120,6 +126,21 @@ class Strategy(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+    def clean(self) -> None:
+        super().clean()
+        validate_generator(self.generator)
+
+
+def validate_generator(name: str) -> None:
+    """A registered signal generator, or blank. The registry is the trades app's leaf module
+    ``trades.generators`` (pure, no model import), read here so the admin and the API refuse a
+    name no generator answers to."""
+    from trades import generators
+
+    if name and name not in generators.names():
+        known = ", ".join(generators.names())
+        raise ValidationError({"generator": f"unknown generator {name!r}; registered: {known}"})
 
 
 class Price(models.Model):

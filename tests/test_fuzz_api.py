@@ -55,6 +55,7 @@ from portfolio import calculations as calc
 from portfolio import services
 from portfolio.models import Instrument, Portfolio, Strategy
 from portfolio.tests.api_support import open_position
+from trades import services as trades_services
 
 pytestmark = pytest.mark.fuzz
 
@@ -116,21 +117,25 @@ APP = CountingApp()
 # such symbol" and "no close on that day" into the services, the book and the mark-to-market.
 SEEDED_VALUES = {
     "symbols": [*INSTRUMENTS, "NOPE"],
-    "strategies": ["EQ1", "RATES1", "MANUAL"],
+    "strategies": ["EQ1", "RATES1", "MANUAL", "TREND"],
     "portfolios": ["MACRO1"],
     "days": ["2024-02-15", "2024-02-16", "2024-02-19", "2024-02-29", "2024-02-17", "2024-03-01"],
     "currencies": ["USD", "EUR", "usd", "XXX"],
     "prices": ["4950.25", "133.2", "1.0912", "2045", "-1", "0"],
     "quantities": ["1", "-2", "0.5", "-100000", "0"],
+    "sides": ["buy", "sell", "long"],
+    "reasons": ["too large into the print", "", "   "],
 }
 BINDINGS = {
     "symbols": ["body.symbol", "query.symbol", "body.[*].symbol"],
-    "strategies": ["body.strategy"],
+    "strategies": ["body.strategy", "query.strategy"],
     "portfolios": ["query.portfolio"],
     "days": ["body.date", "body.trade_date", "query.from", "query.to", "body.[*].date"],
     "currencies": ["body.currency", "body.base_currency", "query.currency"],
     "prices": ["body.price", "body.close", "body.[*].close"],
     "quantities": ["body.quantity"],
+    "sides": ["body.side"],
+    "reasons": ["body.reason", "body.override_reason"],
 }
 
 
@@ -222,18 +227,35 @@ def _seed_book(portfolio: Portfolio) -> None:
     )
 
 
-def _seed_users() -> dict[str, str]:
-    users = get_user_model().objects
-    tokens = {}
+def _seed_proposals(portfolio: Portfolio, users: dict) -> None:
+    """A generating strategy and pending proposals of fuzz-trader, so that the approvers' calls
+    reach the decisions (a month of closes is too short for momentum, long enough for mean
+    reversion)."""
+    Strategy.objects.create(
+        code="TREND", name="Mean reversion", generator="mean_reversion", risk_budget="0.01"
+    )
+    trades_services.proposals_generate(portfolio=portfolio, day=LAST_DAY)
+    for symbol, side in (("ES", "buy"), ("GC", "sell"), ("FGBL", "buy")):
+        trades_services.proposal_create(
+            portfolio=portfolio,
+            symbol=symbol,
+            side=side,
+            quantity=Decimal(1),
+            day=LAST_DAY,
+            user=users["trader"],
+        )
+
+
+def _seed_users() -> dict[str, object]:
+    users = {}
     for role in (*GROUPS, SUPERUSER):
-        user = users.create(
+        user = get_user_model().objects.create(
             username=f"fuzz-{role}", is_superuser=role == SUPERUSER, is_staff=role == SUPERUSER
         )
-        if role in GROUPS:
-            # viewer, trader and risk come from migrations; approver from a later issue.
-            user.groups.add(Group.objects.get_or_create(name=role)[0])
-        tokens[role] = Token.objects.create(user=user).key
-    return tokens
+        if role in GROUPS:  # every desk group comes from a migration
+            user.groups.add(Group.objects.get(name=role))
+        users[role] = user
+    return users
 
 
 @contextmanager
@@ -255,7 +277,8 @@ def _in_process_requests() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def fuzz_book(request, django_db_setup, django_db_blocker) -> Iterator[FuzzBook]:
-    """MACRO1 (USD) with ES, GC, FGBL (EUR), EURUSD, February 2024's closes, positions, NAVs.
+    """MACRO1 (USD) with ES, GC, FGBL (EUR), EURUSD, February 2024's closes, positions, NAVs,
+    a generating strategy and pending proposals.
 
     Seeded once for the module in a transaction rolled back at its end; each test's ``db``
     savepoint nests inside it.
@@ -271,7 +294,10 @@ def fuzz_book(request, django_db_setup, django_db_blocker) -> Iterator[FuzzBook]
             )
             _seed_market()
             _seed_book(portfolio)
-            book = FuzzBook(tokens=_seed_users())
+            users = _seed_users()
+            _seed_proposals(portfolio, users)
+            tokens = {role: Token.objects.create(user=user).key for role, user in users.items()}
+            book = FuzzBook(tokens=tokens)
             cache.clear()
             yield book
             transaction.set_rollback(True)

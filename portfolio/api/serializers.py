@@ -1,10 +1,20 @@
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from pms_project.serializers import ModelSerializer, StrictCharField
+from pms_project.serializers import ModelSerializer, StrictCharField, StrictSlugRelatedField
 
-from ..models import CashFlow, Instrument, NavSnapshot, Portfolio, Position, Price, Strategy
+from ..models import (
+    CashFlow,
+    Instrument,
+    NavSnapshot,
+    Portfolio,
+    Position,
+    Price,
+    Strategy,
+    validate_generator,
+)
 
 QTY = {"max_digits": 24, "decimal_places": 8}
 PRICE = {"max_digits": 24, "decimal_places": 10}
@@ -18,9 +28,40 @@ class PortfolioSerializer(ModelSerializer):
 
 
 class StrategySerializer(ModelSerializer):
+    generator = StrictCharField(
+        max_length=40,
+        required=False,
+        allow_blank=True,
+        help_text="a registered signal generator (momentum, mean_reversion, …); blank: manual",
+    )
+    instruments = StrictSlugRelatedField(
+        slug_field="symbol",
+        many=True,
+        required=False,
+        queryset=Instrument.objects.all(),
+        help_text="symbols the generator trades; none: every active instrument of the "
+        "strategy's asset class (or every active instrument without one)",
+    )
+
     class Meta:
         model = Strategy
-        fields = ["id", "code", "name", "asset_class", "active", "risk_budget"]
+        fields = [
+            "id",
+            "code",
+            "name",
+            "asset_class",
+            "active",
+            "risk_budget",
+            "generator",
+            "instruments",
+        ]
+
+    def validate_generator(self, value: str) -> str:
+        try:
+            validate_generator(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict["generator"]) from exc
+        return value
 
 
 class InstrumentSerializer(ModelSerializer):

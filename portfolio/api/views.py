@@ -148,7 +148,9 @@ class PriceListLoadView(generics.ListAPIView):
         serializer = s.PriceLoadRowSerializer(data=request.data, many=True)
         if not serializer.is_valid():
             return Response(row_errors(serializer.errors), status=status.HTTP_400_BAD_REQUEST)
-        loaded = services.prices_load(services.PriceRow(**row) for row in serializer.validated_data)
+        loaded = services.prices_load(
+            (services.PriceRow(**row) for row in serializer.validated_data), user=request.user
+        )
         return Response({"loaded": loaded}, status=status.HTTP_201_CREATED)
 
 
@@ -156,7 +158,9 @@ class PriceUpdateView(APIView):
     @extend_schema(request=s.PriceUpdateSerializer, responses=s.InstrumentSerializer)
     def post(self, request: Request) -> Response:
         data = valid(s.PriceUpdateSerializer, request.data)
-        instrument = services.price_update_intraday(symbol=data["symbol"], price=data["price"])
+        instrument = services.price_update_intraday(
+            symbol=data["symbol"], price=data["price"], user=request.user
+        )
         return Response(s.InstrumentSerializer(instrument).data)
 
 
@@ -235,7 +239,7 @@ class MarkToMarketView(APIView):
     def post(self, request: Request) -> Response:
         data = valid(s.MtmRequestSerializer, request.data)
         snapshot = services.mark_to_market(
-            portfolio=portfolio_of(request), business_date=data["date"]
+            portfolio=portfolio_of(request), business_date=data["date"], user=request.user
         )
         return Response(s.NavSnapshotSerializer(snapshot).data)
 
@@ -274,4 +278,5 @@ class CashFlowViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.G
             date=serializer.validated_data["date"],
             amount=serializer.validated_data["amount"],
             note=serializer.validated_data.get("note", ""),
+            user=self.request.user,
         )

@@ -8,6 +8,9 @@ from decimal import Decimal, localcontext
 from django.db import transaction
 
 from pms_project.errors import MissingMarketDataError, PMSError
+from trades.audit import audit_record
+from trades.audit import state as audit_state
+from trades.choices import AuditAction
 
 from .. import calculations as calc
 from .. import selectors
@@ -29,6 +32,18 @@ from .base import (
     validate_nonzero,
     validate_positive,
 )
+
+# What the audit trail keeps of a position before and after a manual change.
+POSITION_FIELDS = [
+    "quantity",
+    "avg_cost",
+    "realized_pnl",
+    "status",
+    "opened_date",
+    "closed_date",
+    "instrument",
+    "strategy",
+]
 
 # --- The ledger -------------------------------------------------------------------------------
 
@@ -74,12 +89,15 @@ def execution_record(
     price: Decimal,
     source: str,
     user=None,
+    audit_action: str | None = None,
 ) -> tuple[Execution, Position]:
     """Book one execution and bring its position up to date, atomically.
 
     The portfolio row is locked (SELECT … FOR UPDATE), so concurrent executions apply one after
     the other and never interleave with a mark-to-market of the same portfolio. Callers with a
-    transaction of their own (proposal approval, later) may call it inside it.
+    transaction of their own (proposal approval) may call it inside it. ``audit_action`` (a
+    manual change) appends an audit event with the position before and after, in the same
+    transaction; an approval audits its decision instead.
     """
     validate_nonzero(quantity, field="quantity")
     validate_positive(price, field="price")
@@ -98,12 +116,13 @@ def execution_record(
     with transaction.atomic():
         # The portfolio lock orders bookings against a running mark-to-market of this portfolio.
         portfolio_lock(portfolio)
-        position, _ = Position.objects.select_for_update().get_or_create(
+        position, created = Position.objects.select_for_update().get_or_create(
             portfolio=portfolio,
             instrument=instrument,
             strategy=strategy,
             defaults={"opened_date": trade_date},
         )
+        before = None if created else audit_state(position, POSITION_FIELDS)
         new_quantity = position.quantity + quantity
         if not instrument.active and abs(new_quantity) > abs(position.quantity):
             raise PMSError(
@@ -140,6 +159,24 @@ def execution_record(
         except MissingMarketDataError as exc:
             # Realizing P&L in a foreign currency needs that day's rate; say which field to fix.
             raise PMSError(exc.message, field="trade_date") from exc
+        if audit_action:
+            audit_record(
+                actor=user,
+                action=audit_action,
+                obj=position,
+                portfolio=portfolio,
+                before=before,
+                after={
+                    **audit_state(position, POSITION_FIELDS),
+                    "execution": {
+                        "id": execution.id,
+                        "trade_date": trade_date,
+                        "quantity": quantity,
+                        "price": price,
+                        "source": source,
+                    },
+                },
+            )
     return execution, position
 
 
@@ -209,6 +246,7 @@ def position_open(
         price=price,
         source=ExecutionSource.MANUAL,
         user=user,
+        audit_action=AuditAction.POSITION_OPEN,
     )
 
 
@@ -256,4 +294,5 @@ def position_close(
             price=price,
             source=ExecutionSource.CLOSE,
             user=user,
+            audit_action=AuditAction.POSITION_CLOSE,
         )

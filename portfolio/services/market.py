@@ -12,6 +12,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from pms_project.errors import PMSError
+from trades.audit import audit_record
+from trades.audit import state as audit_state
+from trades.choices import AuditAction
 
 from .. import calculations as calc
 from .. import selectors
@@ -86,7 +89,7 @@ class PriceRow:
     close: Decimal
 
 
-def prices_load(rows: Iterable[PriceRow]) -> int:
+def prices_load(rows: Iterable[PriceRow], *, user=None) -> int:
     """Upsert EOD closes, all or nothing. Unknown symbols are named together in one error."""
     rows = list(rows)
     if not rows:
@@ -116,23 +119,46 @@ def prices_load(rows: Iterable[PriceRow]) -> int:
             unique_fields=["instrument", "date"],
             update_fields=["close"],
         )
+        dates = [r.date for r in rows]
+        audit_record(
+            actor=user,
+            action=AuditAction.PRICES_LOAD,
+            obj=Price,
+            what=f"{len(objs)} closes of {len(symbols)} instruments",
+            after={
+                "closes": len(objs),
+                "symbols": sorted(symbols)[:100],
+                "from": min(dates),
+                "to": max(dates),
+            },
+        )
     return len(objs)
 
 
 def price_update_intraday(
-    *, symbol: str, price: Decimal, at: dt.datetime | None = None
+    *, symbol: str, price: Decimal, at: dt.datetime | None = None, user=None
 ) -> Instrument:
     """Set an instrument's intraday mark (the book marks at it until a newer close arrives)."""
     validate_positive(price, field="price")
     instrument = instrument_by_symbol(symbol)
-    instrument.last_price = calc.q(price, calc.PRICE_PLACES)
-    instrument.last_price_at = at or timezone.now()
-    instrument.save(update_fields=["last_price", "last_price_at"])
+    fields = ["last_price", "last_price_at"]
+    with transaction.atomic():
+        before = audit_state(instrument, fields)
+        instrument.last_price = calc.q(price, calc.PRICE_PLACES)
+        instrument.last_price_at = at or timezone.now()
+        instrument.save(update_fields=fields)
+        audit_record(
+            actor=user,
+            action=AuditAction.PRICE_MARK,
+            obj=instrument,
+            before=before,
+            after=audit_state(instrument, fields),
+        )
     return instrument
 
 
 def cash_flow_record(
-    *, portfolio: Portfolio, date: dt.date, amount: Decimal, note: str = ""
+    *, portfolio: Portfolio, date: dt.date, amount: Decimal, note: str = "", user=None
 ) -> CashFlow:
     """Record a subscription (+) or a redemption (−) at the start of ``date``.
 
@@ -163,4 +189,12 @@ def cash_flow_record(
                     f"({nav:,.2f} {portfolio.base_currency}) on {date.isoformat()}",
                     field="amount",
                 )
-        return CashFlow.objects.create(portfolio=portfolio, date=date, amount=amount, note=note)
+        flow = CashFlow.objects.create(portfolio=portfolio, date=date, amount=amount, note=note)
+        audit_record(
+            actor=user,
+            action=AuditAction.CASH_FLOW,
+            obj=flow,
+            portfolio=portfolio,
+            after=audit_state(flow, ["date", "amount", "note"]),
+        )
+        return flow

@@ -9,6 +9,9 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery
 
 from pms_project.errors import MissingMarketDataError, PMSError
+from trades.audit import audit_record
+from trades.audit import state as audit_state
+from trades.choices import AuditAction
 
 from .. import calculations as calc
 from .. import selectors
@@ -27,14 +30,14 @@ from .base import (
 # --- Mark-to-market ---------------------------------------------------------------------------
 
 
-def mark_to_market(*, portfolio: Portfolio, business_date: dt.date) -> NavSnapshot:
+def mark_to_market(*, portfolio: Portfolio, business_date: dt.date, user=None) -> NavSnapshot:
     """Mark the book of ``portfolio`` at the closes of ``business_date``.
 
     1. Replay the ledger as of D (executions with trade_date ≤ D): a re-run of a past date gives
        the same numbers whatever was booked later.
     2. Snapshot every sleeve open at D, closed since its previous snapshot, or traded since it.
     3. Fail, writing nothing, when a close or an FX rate is missing.
-    4. Replace D's rows in one transaction.
+    4. Replace D's rows in one transaction, with an audit event of the run (who, the NAV).
 
     The portfolio row is locked before anything is read, and ``execution_record`` takes the same
     lock: a booking or a concurrent run of an earlier date cannot slip between reads and writes.
@@ -45,10 +48,18 @@ def mark_to_market(*, portfolio: Portfolio, business_date: dt.date) -> NavSnapsh
     with transaction.atomic():
         portfolio_lock(portfolio)
         try:
-            return _mark_locked(portfolio, day)
+            snapshot = _mark_locked(portfolio, day)
         except MissingMarketDataError as exc:
             # The request's only field is the date: that is what a missing close or rate is about.
             raise MissingMarketDataError(exc.message, field="date") from exc
+        audit_record(
+            actor=user,
+            action=AuditAction.MTM_RUN,
+            obj=snapshot,
+            portfolio=portfolio,
+            after=audit_state(snapshot, ["date", "nav", "daily_pnl", "flow", "daily_return"]),
+        )
+        return snapshot
 
 
 def _mark_locked(portfolio: Portfolio, day: dt.date) -> NavSnapshot:
@@ -175,12 +186,12 @@ def _previous_snapshot(day: dt.date) -> dict:
 
 
 def mark_to_market_range(
-    *, portfolio: Portfolio, start: dt.date, end: dt.date
+    *, portfolio: Portfolio, start: dt.date, end: dt.date, user=None
 ) -> list[NavSnapshot]:
     """Mark every business day from ``start`` to ``end`` in order (each day its own transaction)."""
     if start > end:
         raise PMSError("the range starts after it ends", field="from")
     return [
-        mark_to_market(portfolio=portfolio, business_date=day)
+        mark_to_market(portfolio=portfolio, business_date=day, user=user)
         for day in calc.business_days(start, end)
     ]

@@ -30,6 +30,7 @@ from portfolio.models import (
 from risk import demo as risk_demo
 from risk import report as risk_report
 from risk.models import RiskSnapshot
+from trades.models import TradeProposal
 
 from .factories import InstrumentFactory, PriceFactory
 
@@ -350,6 +351,9 @@ def test_seed_demo_builds_the_desk_and_a_rerun_only_resets_passwords():
     assert risk_officer.is_staff and not risk_officer.is_superuser
     assert risk_officer.has_perm("risk.change_risklimit")
     assert not risk_officer.has_perm("portfolio.change_position")
+    approver = get_user_model().objects.get(username="demo-approver")
+    assert approver.is_staff and approver.has_perm("trades.approve_tradeproposal")
+    assert not approver.is_superuser
     assert "http://127.0.0.1:8000/api/portfolio/book/" in out
 
     # When it runs again
@@ -362,7 +366,7 @@ def test_seed_demo_builds_the_desk_and_a_rerun_only_resets_passwords():
     demo_user.refresh_from_db()
     assert not demo_user.check_password(password)
     assert demo_user.check_password(_printed_password(out2, "demo"))
-    assert get_user_model().objects.filter(username__startswith="demo").count() == 4
+    assert get_user_model().objects.filter(username__startswith="demo").count() == 5
 
 
 def test_seed_demo_marks_every_business_day_from_the_first_trade():
@@ -387,3 +391,11 @@ def test_seed_demo_marks_every_business_day_from_the_first_trade():
     assert set(statuses) == {metric for metric, _, _ in risk_demo.LIMITS}
     assert "warning" in statuses.values() and "breach" not in statuses.values()
     assert f"{list(statuses.values()).count('warning')} warning, 0 breach" in out
+    # and the morning's proposals, waiting for an approver: the strategies' (the system's) and
+    # one of demo-trader, each with its pre-trade check
+    pending = TradeProposal.objects.filter(status="pending")
+    generated = pending.filter(created_by__isnull=True)
+    assert set(generated.values_list("strategy__code", flat=True)) == {"TREND", "MEANREV"}
+    assert pending.exclude(created_by=None).get().created_by.username == "demo-trader"
+    assert not pending.filter(var_99_after=None).exists()
+    assert f"trades: {pending.count()} proposal(s) pending approval" in out

@@ -14,6 +14,7 @@ import datetime as dt
 import secrets
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -22,6 +23,7 @@ from django.db import transaction
 from rest_framework.authtoken.models import Token
 
 from pms_project.errors import PMSError
+from portfolio import calculations as calc
 from portfolio import demo, selectors, services
 from portfolio.book import book_get
 from portfolio.choices import ExecutionSource
@@ -30,13 +32,18 @@ from portfolio.services import InstrumentRow, instruments_upsert
 from risk import demo as risk_demo
 from risk import report as risk_report
 from risk import services as risk_services
+from trades import services as trades_services
+from trades.choices import ProposalStatus
+from trades.models import TradeProposal
 
 BASE_URL = "http://127.0.0.1:8000"
-# Desk groups whose work is done in the admin (risk edits limits and stress scenarios there).
-ADMIN_ROLES = frozenset({"risk"})
+# Desk groups whose work is done in the admin (risk edits limits and stress scenarios there,
+# approvers decide trade proposals there).
+ADMIN_ROLES = frozenset({"risk", "approver"})
 DEMO_USERS = (
     ("demo", "superuser"),
     ("demo-trader", "trader"),
+    ("demo-approver", "approver"),
     ("demo-viewer", "viewer"),
     ("demo-risk", "risk"),
 )
@@ -71,9 +78,10 @@ class Command(BaseCommand):
     help = (
         "Create the demo desk: portfolio MACRO1, 12 instruments with two years of synthetic "
         "closes, strategies, a year of trades and cash flows, risk limits, then mark every "
-        "business day since the first trade and store its risk (unless --no-mtm). If MACRO1 "
-        "exists the data is left alone. Every run sets new random passwords for the users "
-        "demo, demo-trader, demo-viewer and demo-risk and prints them with their API tokens."
+        "business day since the first trade, store its risk and generate the day's trade "
+        "proposals (unless --no-mtm). If MACRO1 exists the data is left alone. Every run sets "
+        "new random passwords for the users demo, demo-trader, demo-approver, demo-viewer and "
+        "demo-risk and prints them with their API tokens."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -98,6 +106,7 @@ class Command(BaseCommand):
                 portfolio, start, end = self._create_data()
                 if not options["no_mtm"]:
                     self._mark(portfolio, start, end)
+                    self._propose(portfolio, end)
             except PMSError as exc:
                 raise CommandError(f"{exc.field}: {exc.message}") from exc
         # Passwords are reset last, so a failed run never leaves users with unprinted passwords.
@@ -134,6 +143,7 @@ class Command(BaseCommand):
                         "name": s.name,
                         "asset_class": s.asset_class,
                         "risk_budget": s.risk_budget,
+                        "generator": s.generator,
                     },
                 )
             portfolio = Portfolio.objects.create(
@@ -187,6 +197,28 @@ class Command(BaseCommand):
             f"stored the risk of {len(risk)} business days in {time.monotonic() - started:.1f}s"
         )
 
+    def _propose(self, portfolio: Portfolio, end: dt.date) -> None:
+        """The morning's work for the approver: generated proposals (the system's) and one
+        manual proposal of demo-trader, pending in the admin."""
+        today = selectors.today()
+        day = today if calc.is_business_day(today) else end
+        started = time.monotonic()
+        result = trades_services.proposals_generate(portfolio=portfolio, day=day)
+        trades_services.proposal_create(
+            portfolio=portfolio,
+            symbol="GC",
+            side="buy",
+            quantity=Decimal(10),
+            day=day,
+            rationale="Gold as a hedge into the central bank meeting",
+            user=_ensure_user("demo-trader", "trader"),
+        )
+        self.stdout.write(
+            f"proposed for {day.isoformat()}: {result.signals} signals, "
+            f"{len(result.created)} generated proposals and 1 manual one pending approval "
+            f"in {time.monotonic() - started:.1f}s"
+        )
+
     def _summary(self, portfolio: Portfolio) -> None:
         try:
             book = book_get(portfolio)
@@ -208,6 +240,10 @@ class Command(BaseCommand):
             f"on {risk['scenarios']} scenarios; limits: "
             + ", ".join(f"{statuses.count(s)} {s}" for s in ("ok", "warning", "breach"))
         )
+        pending = TradeProposal.objects.filter(
+            portfolio=portfolio, status=ProposalStatus.PENDING
+        ).count()
+        self.stdout.write(f"trades: {pending} proposal(s) pending approval")
 
     # --- Users --------------------------------------------------------------------------------
 
@@ -228,7 +264,7 @@ class Command(BaseCommand):
         lines = ["", "How to log in (passwords are new on every run of seed_demo):"]
         for u in users:
             lines.append(
-                f"  {u.username:<12} role {u.role:<9} password: {u.password}  token: {u.token}"
+                f"  {u.username:<14} role {u.role:<9} password: {u.password}  token: {u.token}"
             )
         token = users[0].token
         lines += [
@@ -236,5 +272,7 @@ class Command(BaseCommand):
             f"  API docs: {BASE_URL}/api/docs/",
             f'  example:  curl -H "Authorization: Token {token}" {BASE_URL}/api/portfolio/book/',
             f"  risk:     {BASE_URL}/api/risk/live/  ·  {BASE_URL}/api/risk/stress/",
+            f"  approve:  {BASE_URL}/admin/trades/tradeproposal/?status__exact=pending  "
+            "(user demo-approver)",
         ]
         self.stdout.write("\n".join(lines))
