@@ -20,6 +20,7 @@ handler500 = "pms_project.errors.json_server_error"
 admin.site.site_header = "PMS — macro desk administration"
 admin.site.site_title = "PMS admin"
 admin.site.index_title = "The desk's data, approvals and limits"
+admin.site.enable_nav_sidebar = False  # the approvers' list needs the width
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

@@ -153,7 +153,7 @@ class ModifyApproveForm(ApproveForm):
 class TradeProposalAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = [
         "id",
-        "date",
+        "date_display",
         "portfolio",
         "strategy",
         "instrument",
@@ -216,6 +216,10 @@ class TradeProposalAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     # --- Columns ---
 
+    @admin.display(description="date", ordering="date")
+    def date_display(self, obj: TradeProposal) -> str:
+        return format_html('<span style="white-space: nowrap">{}</span>', obj.date.isoformat())
+
     @admin.display(description="quantity", ordering="quantity")
     def quantity_display(self, obj: TradeProposal) -> str:
         return qty(obj.quantity)
@@ -240,7 +244,8 @@ class TradeProposalAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description="VaR 99 before → after")
     def var_99_change(self, obj: TradeProposal) -> str:
-        return f"{money(obj.var_99_before)} → {money(obj.var_99_after)}"
+        # On two lines, so that the list keeps every column in sight.
+        return format_html("{} →<br>{}", money(obj.var_99_before), money(obj.var_99_after))
 
     @admin.display(description="worst limit use", ordering="utilization_after")
     def worst_utilization(self, obj: TradeProposal) -> str:
@@ -406,7 +411,7 @@ class TradeProposalAdmin(ReadOnlyMixin, admin.ModelAdmin):
                 "summary": f"{proposal.side} {qty(proposal.quantity)} {proposal.instrument} "
                 f"@ {qty(proposal.price)} in {proposal.strategy} on {proposal.date}",
                 "impact": {
-                    "var": self.var_99_change(proposal),
+                    "var": f"{money(proposal.var_99_before)} → {money(proposal.var_99_after)}",
                     "use": self.worst_utilization(proposal),
                     "limits": self.limits_table(proposal),
                 },

@@ -86,7 +86,7 @@ def test_the_changelist_shows_the_risk_columns_and_both_actions_to_an_approver(m
     assert response.status_code == 200
     page = response.content.decode()
     for column, header in [
-        ("date", "Date"),
+        ("date_display", "Date"),
         ("portfolio", "Portfolio"),
         ("strategy", "Strategy"),
         ("instrument", "Instrument"),
@@ -109,7 +109,8 @@ def test_the_changelist_shows_the_risk_columns_and_both_actions_to_an_approver(m
     assert '<td class="field-status">Pending</td>' in page
     var_after = money(proposal.var_99_after)
     assert proposal.var_99_after > 1000 and var_after.count(",") == 1  # e.g. "25,400.12"
-    assert f'<td class="field-var_99_change">— → {var_after}</td>' in page
+    assert f'<td class="field-var_99_change">— →<br>{var_after}</td>' in page
+    assert f'nowrap">{proposal.date.isoformat()}</span></td>' in page
     assert '<td class="field-worst_utilization">— → —</td>' in page  # no limits set
     # and both decision actions
     choices = dict(response.context["action_form"].fields["action"].choices)
