@@ -14,7 +14,7 @@ from django.test import Client
 from django.urls import reverse
 
 from pms_project.formatting import money
-from portfolio.models import Execution
+from portfolio.models import Execution, Instrument, Strategy
 from risk import services as risk_services
 from trades import services
 from trades.choices import AuditAction, ProposalStatus
@@ -492,3 +492,28 @@ def test_audit_events_signals_and_proposals_offer_no_add_change_or_delete_even_t
         '<td class="field-value_display">+0.50</td>'
         in root.get("/admin/trades/signal/").content.decode()
     )
+
+
+def test_a_strategys_generator_is_chosen_from_the_registered_ones(market, desk):
+    """Given the strategy admin, then its generator is a choice of the registered generators
+    (or none); choosing one with named instruments saves both; an unknown name is refused."""
+    client = client_as(desk["root"])
+    url = "/admin/portfolio/strategy/add/"
+    form = client.get(url).context["adminform"].form
+    assert [c for c, _ in form.fields["generator"].choices] == ["", "mean_reversion", "momentum"]
+    up = Instrument.objects.get(symbol="UP")
+    body = {
+        "code": "BREAKOUT",
+        "name": "Breakout",
+        "asset_class": "EQUITY",
+        "risk_budget": "0.01",
+        "active": "on",
+        "generator": "momentum",
+        "instruments": [up.pk],
+    }
+    assert client.post(url, body).status_code == 302
+    saved = Strategy.objects.get(code="BREAKOUT")
+    assert saved.generator == "momentum" and list(saved.instruments.all()) == [up]
+    refused = client.post(url, {**body, "code": "ASTRO", "generator": "astrology"})
+    assert refused.status_code == 200 and "generator" in refused.context["adminform"].form.errors
+    assert not Strategy.objects.filter(code="ASTRO").exists()
