@@ -125,8 +125,12 @@ class ApproveSerializer(serializers.Serializer):
 
 
 class ModifyApproveSerializer(ApproveSerializer):
-    quantity = serializers.DecimalField(**QTY, help_text="unsigned contracts (> 0); the side stays")
-    price = serializers.DecimalField(**PRICE, required=False)
+    quantity = serializers.DecimalField(
+        **QTY, required=False, help_text="unsigned contracts (> 0); the side stays"
+    )
+    price = serializers.DecimalField(
+        **PRICE, required=False, help_text="a new price; give it, a quantity, or both"
+    )
 
 
 class RejectSerializer(serializers.Serializer):

@@ -84,7 +84,7 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             portfolio=portfolio_of(request),
             symbol=data["symbol"],
             side=data["side"],
-            quantity=data["quantity"],
+            quantity=data.get("quantity"),
             price=data.get("price"),
             day=data.get("date"),
             strategy_code=data.get("strategy") or None,
@@ -137,7 +137,7 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         proposal = services.proposal_modify_approve(
             proposal_id=self.get_object().pk,
             user=request.user,
-            quantity=data["quantity"],
+            quantity=data.get("quantity"),
             price=data.get("price"),
             note=data.get("note", ""),
             override_reason=data.get("override_reason", ""),

@@ -112,16 +112,19 @@ def proposal_modify_approve(
     *,
     proposal_id: int,
     user,
-    quantity: Decimal,
+    quantity: Decimal | None = None,
     price: Decimal | None = None,
     note: str = "",
     override_reason: str = "",
 ) -> TradeProposal:
     """Change the quantity (unsigned; the side stays) and/or the price, keep the originals, then
     approve."""
-    portfolio_services.validate_positive(
-        quantity, field="quantity", limit=portfolio_services.QTY_LIMIT
-    )
+    if quantity is None and price is None:
+        raise PMSError("give a new quantity, a new price, or both", field="quantity")
+    if quantity is not None:
+        portfolio_services.validate_positive(
+            quantity, field="quantity", limit=portfolio_services.QTY_LIMIT
+        )
     if price is not None:
         portfolio_services.validate_positive(price, field="price")
     return _approve(

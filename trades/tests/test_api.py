@@ -150,6 +150,11 @@ def test_decisions_through_the_api(tmarket, client_of, users):
         approver.post(f"{PROPOSALS}{b.pk}/modify-approve/", {"quantity": "0"}, format="json"),
         "quantity",
     )
+    assert_400_naming(
+        approver.post(f"{PROPOSALS}{b.pk}/modify-approve/", {"note": "x"}, format="json"),
+        "quantity",
+        "or both",
+    )
     modified = approver.post(
         f"{PROPOSALS}{b.pk}/modify-approve/", {"quantity": "2", "price": "61"}, format="json"
     )

@@ -80,6 +80,16 @@ def test_modify_approve_keeps_the_original(tmarket, users):
     assert decisions_of(proposal) == [AuditAction.PROPOSAL_MODIFY_APPROVE]
 
 
+def test_modify_approve_of_the_price_alone_keeps_the_quantity(tmarket, users):
+    proposal = manual_proposal(tmarket, users["trader"], quantity="5")
+    done = services.proposal_modify_approve(
+        proposal_id=proposal.pk, user=users["approver"], price=Decimal("130.5")
+    )
+    assert (done.quantity, done.price) == (Decimal(5), Decimal("130.5"))
+    assert (done.original_quantity, done.original_price) == (Decimal(5), proposal.price)
+    assert Execution.objects.get().price == Decimal("130.5")
+
+
 @pytest.mark.parametrize("quantity", ["0", "-2"])
 def test_modify_approve_refuses_a_zero_or_negative_quantity(tmarket, users, quantity):
     proposal = manual_proposal(tmarket, users["trader"])
