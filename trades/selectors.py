@@ -40,12 +40,13 @@ def signal_strategies(codes: list[str] | None = None) -> list[Strategy]:
 
 
 def universes(strategies: list[Strategy]) -> dict[int, list[Instrument]]:
-    """Each strategy's instruments: those it names, else every active instrument of its asset
-    class, else every active instrument. One query (besides the prefetch)."""
+    """Each strategy's instruments: the active ones it names, else every active instrument of its
+    asset class, else every active instrument (an inactive instrument is never proposed: a desk
+    deactivates one to stop trading it). One query (besides the prefetch)."""
     active = list(Instrument.objects.filter(active=True).order_by("symbol"))
     out = {}
     for strategy in strategies:
-        named = sorted(strategy.instruments.all(), key=lambda i: i.symbol)
+        named = sorted((i for i in strategy.instruments.all() if i.active), key=lambda i: i.symbol)
         if named:
             out[strategy.id] = named
         elif strategy.asset_class:

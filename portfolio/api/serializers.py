@@ -39,8 +39,8 @@ class StrategySerializer(ModelSerializer):
         many=True,
         required=False,
         queryset=Instrument.objects.all(),
-        help_text="symbols the generator trades; none: every active instrument of the "
-        "strategy's asset class (or every active instrument without one)",
+        help_text="symbols the generator trades (the active ones); none: every active "
+        "instrument of the strategy's asset class (or every active instrument without one)",
     )
 
     class Meta:

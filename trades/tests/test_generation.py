@@ -106,23 +106,25 @@ def test_signals_are_stored_per_strategy_instrument_and_date(tmarket):
 
 
 def test_universe_rules(tmarket):
-    """Named instruments win; an inactive instrument is left out; a stale close gives no signal."""
-    tmarket.trend.instruments.set([tmarket.instruments["UP"], tmarket.instruments["DOWN"]])
-    Instrument.objects.filter(symbol="DOWN").update(active=False)  # named but inactive: kept
-    services.signals_generate(day=LAST)
+    """Named instruments win, but never an inactive one; a stale close gives no signal."""
+    tmarket.trend.instruments.set([tmarket.instruments[s] for s in ("UP", "DOWN", "FGBL")])
+    Instrument.objects.filter(symbol="DOWN").update(active=False)
+    result = services.proposals_generate(portfolio=tmarket.portfolio, day=LAST)
     assert set(
         Signal.objects.filter(strategy__code="TREND").values_list("instrument__symbol", flat=True)
-    ) == {"UP", "DOWN"}
+    ) == {"UP", "FGBL"}
+    assert not TradeProposal.objects.filter(instrument__symbol="DOWN").exists()
+    assert {p.instrument.symbol for p in result.created} == {"UP", "FGBL"}
     tmarket.trend.instruments.clear()
     run = services.signals_generate(day=LAST + dt.timedelta(days=10))  # closes 10 days old
     assert run.signals == []
     assert {s.reason for s in run.skipped} == {"no close in the last week"}
     services.signals_generate(day=LAST)
-    assert "DOWN" not in set(
+    assert set(
         Signal.objects.filter(strategy__code="TREND", date=LAST).values_list(
             "instrument__symbol", flat=True
         )
-    )
+    ) == {"UP", "FGBL", "EURUSD"}
 
 
 def test_regenerating_keeps_unchanged_replaces_changed_and_never_touches_decided(tmarket, users):
