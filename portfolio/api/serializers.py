@@ -64,6 +64,11 @@ class StrategySerializer(ModelSerializer):
         return value
 
 
+class StrategyUpdateSerializer(StrategySerializer):
+    class Meta(StrategySerializer.Meta):
+        read_only_fields = ["code"]
+
+
 class InstrumentSerializer(ModelSerializer):
     class Meta:
         model = Instrument

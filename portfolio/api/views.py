@@ -73,10 +73,26 @@ class PortfolioViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.
     staff_may_write = True
 
 
-class StrategyViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
-    queryset = Strategy.objects.all()
+@extend_schema_view(partial_update=extend_schema(request=s.StrategyUpdateSerializer))
+class StrategyViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Strategies; PATCH changes one's name, asset class, risk budget, signal generator or
+    instruments (its code, which positions and proposals name, stays)."""
+
+    queryset = Strategy.objects.prefetch_related("instruments")
     serializer_class = s.StrategySerializer
     filterset_fields = ["asset_class", "active"]
+    lookup_value_regex = r"[0-9]{1,18}"
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        serializer = s.StrategyUpdateSerializer(self.get_object(), data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        serializer.save()
+        return Response(s.StrategySerializer(serializer.instance).data)
 
 
 class InstrumentViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):

@@ -254,3 +254,24 @@ def test_strategies_api_sets_generator_and_instruments(tmarket, client_of):
         "/api/portfolio/strategies/", {**body, "code": "X3", "instruments": ["NOPE"]}, format="json"
     )
     assert_400_naming(unknown, "instruments")
+
+
+def test_a_strategys_generator_and_instruments_change_through_patch(tmarket, client_of):
+    """PATCH sets the generator and the instruments (its code stays: positions and proposals
+    name it); an unknown generator is a 400, a viewer a 403, an unknown id a 404."""
+    url = f"/api/portfolio/strategies/{tmarket.mr.pk}/"
+    trader = client_of("trader")
+    body = {"generator": "momentum", "instruments": ["UP", "FGBL"], "code": "RENAMED"}
+    changed = trader.patch(url, body, format="json")
+    assert changed.status_code == 200, changed.content
+    assert changed.json()["code"] == "MR" and changed.json()["generator"] == "momentum"
+    assert changed.json()["instruments"] == ["FGBL", "UP"]
+    tmarket.mr.refresh_from_db()
+    assert tmarket.mr.generator == "momentum"
+    assert_400_naming(trader.patch(url, {"generator": "astrology"}, format="json"), "generator")
+    assert_400_naming(trader.patch(url, {"instruments": {}}, format="json"), "instruments")
+    assert client_of("viewer").patch(url, {"generator": ""}, format="json").status_code == 403
+    assert trader.patch("/api/portfolio/strategies/999999/", {}, format="json").status_code == 404
+    assert trader.get(url).json()["generator"] == "momentum"
+    tmarket.mr.refresh_from_db()
+    assert tmarket.mr.generator == "momentum"
