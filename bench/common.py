@@ -110,3 +110,9 @@ def print_profile(profiler, what: str, *, project_top: int, own_top: int) -> Non
         for line in lines[begin:]:
             if line.strip():
                 print(f"    {line.replace(prefix, '')}")
+
+
+def fail(script: str, message: str, code: int) -> None:
+    """Stop the benchmark: ``code`` 1 when a result is wrong, 2 when it cannot run here."""
+    print(f"{script}: {message}", file=sys.stderr)
+    sys.exit(code)

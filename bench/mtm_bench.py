@@ -31,6 +31,7 @@ from django.db import connection  # noqa: E402
 from django.db.models import Sum  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
+from bench import common  # noqa: E402
 from bench.common import ensure_database, sleeve_rows, wipe  # noqa: E402
 from portfolio import book, selectors, services  # noqa: E402
 from portfolio import calculations as calc  # noqa: E402
@@ -59,8 +60,7 @@ EURUSD = [Decimal(v) for v in ("1.0812", "1.0795", "1.0830", "1.0841", "1.0826")
 
 
 def fail(message: str, code: int) -> None:
-    print(f"mtm_bench: {message}", file=sys.stderr)
-    sys.exit(code)
+    common.fail("mtm_bench", message, code)
 
 
 # --- Database ---------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
+from bench import common  # noqa: E402
 from bench.common import ensure_database, print_profile, sleeve_rows, wipe  # noqa: E402
 from portfolio import book, services  # noqa: E402
 from portfolio import calculations as pcalc  # noqa: E402
@@ -91,8 +92,7 @@ LIMITS = {
 
 
 def fail(message: str, code: int) -> None:
-    print(f"risk_bench: {message}", file=sys.stderr)
-    sys.exit(code)
+    common.fail("risk_bench", message, code)
 
 
 def ms(seconds: float) -> float:

@@ -53,6 +53,7 @@ import numpy as np  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
+from bench import common  # noqa: E402
 from bench.common import ensure_database, print_profile, wipe  # noqa: E402
 from portfolio import calculations as pcalc  # noqa: E402
 from portfolio import selectors as portfolio_selectors  # noqa: E402
@@ -96,8 +97,7 @@ LIMITS = {
 
 
 def fail(message: str, code: int) -> None:
-    print(f"trades_bench: {message}", file=sys.stderr)
-    sys.exit(code)
+    common.fail("trades_bench", message, code)
 
 
 def ratio(a: float, b: float) -> str:

@@ -119,8 +119,13 @@ def scenario_pnl(returns: np.ndarray, exposures: np.ndarray) -> np.ndarray:
 
 def historical_var(pnl: np.ndarray, level: float) -> float:
     """−percentile(P&L, 100 × (1 − level)), linear interpolation (numpy's default)."""
-    # round(): 100 × (1 − 0.95) is 5.000000000000004 in binary; the percentile asked is 5.
-    return float(-np.percentile(pnl, round(100.0 * (1.0 - level), 10)))
+    return float(-np.percentile(pnl, percentile_rank(level)))
+
+
+def percentile_rank(level: float) -> float:
+    """The percentile of the P&L at a confidence level: 100 × (1 − level). round(): for 0.95 that
+    is 5.000000000000004 in binary; the percentile asked is 5."""
+    return round(100.0 * (1.0 - level), 10)
 
 
 def expected_shortfall(pnl: np.ndarray, level: float = ES_LEVEL) -> float:
@@ -192,7 +197,7 @@ def value_at_risk_many(window: pd.DataFrame, exposures: np.ndarray) -> list[VarR
     if n == 0:
         return [VarResult(0, None, None, None, None, None, None, None)] * k
     pnl = np.asarray(window.to_numpy(dtype=float) @ np.asarray(exposures, dtype=float))  # S × K
-    q = [round(100.0 * (1.0 - level), 10) for level in (0.95, 0.99, ES_LEVEL)]
+    q = [percentile_rank(level) for level in (0.95, 0.99, ES_LEVEL)]
     p95, p99, p975 = np.percentile(pnl, q, axis=0)
     tail = pnl <= p975  # −VaR_0.975 = the 2.5th percentile; never empty (see expected_shortfall)
     es = -(np.where(tail, pnl, 0.0).sum(axis=0) / tail.sum(axis=0))

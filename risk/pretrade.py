@@ -84,6 +84,11 @@ def pretrade_impacts(portfolio: Portfolio, trades: list[Trade]) -> list[dict]:
 
     before = live.holdings
     sleeves = {(r["symbol"], r["strategy"]): r["exposure"] for r in live.book["positions"]}
+    # The book's instruments and the trades': one dict every side after shares.
+    instruments = {
+        **before.instruments,
+        **{t.instrument.symbol: _info(t.instrument) for t in trades},
+    }
     afters = [
         replace(
             before,
@@ -94,12 +99,11 @@ def pretrade_impacts(portfolio: Portfolio, trades: list[Trade]) -> list[dict]:
                 ),
                 sleeve_before=sleeves.get((t.instrument.symbol, t.strategy), pcalc.ZERO),
             ),
-            instruments={**before.instruments, t.instrument.symbol: _info(t.instrument)},
+            instruments=instruments,
         )
         for t, a in zip(trades, added, strict=True)
     ]
     # One read of the history serves every side; each side keeps its own common dates.
-    instruments = {s: i for h in (before, *afters) for s, i in h.instruments.items()}
     returns = _returns(instruments, sorted(instruments), base=base, end=today)
     var_before, nh_before = var_of(before, base=base, end=today, returns=returns)
     var_after = _vars_after(before, trades, afters, returns)

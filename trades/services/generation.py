@@ -88,11 +88,11 @@ def proposals_generate(*, portfolio: Portfolio, day: dt.date, user=None) -> Gene
             if key in existing.decided:
                 skipped.append(_skip(signal, "a proposal of the day was already decided"))
                 continue
-            proposal = _proposal(portfolio, signal, sizing, k, current.get(key), nav, user)
             pending = existing.pending.get(key)
             if pending is not None and pending.source == ProposalSource.MANUAL:
                 skipped.append(_skip(signal, f"manual proposal #{pending.pk} is pending"))
                 continue
+            proposal = _proposal(portfolio, signal, sizing, k, current.get(key), nav, user)
             if pending is not None and _same(pending, proposal):
                 kept.append(pending)
                 continue

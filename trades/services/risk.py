@@ -44,7 +44,6 @@ def store_impact(proposal: TradeProposal, impact: dict) -> None:
     }
 
 
-LIMIT_COLUMNS = ["metric", "soft", "hard", "before", "after", "utilization", "status"]
 IMPACT_FIELDS = [
     "var_99_before",
     "var_99_after",
