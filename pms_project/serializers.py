@@ -6,6 +6,8 @@ from django.db import models
 from rest_framework import serializers
 from rest_framework.relations import MANY_RELATION_KWARGS
 
+from pms_project.commands import parse_iso_date
+
 
 class StrictBooleanField(serializers.BooleanField):
     """A JSON ``true`` or ``false`` only: DRF's field also takes 0, 1, "yes", "on", "t"…"""
@@ -62,3 +64,13 @@ class StrictSlugRelatedField(serializers.SlugRelatedField):
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class IsoDateField(serializers.DateField):
+    """A date written YYYY-MM-DD only: ``strptime`` would also take ``2024-3-4``."""
+
+    def to_internal_value(self, value):
+        day = parse_iso_date(value) if isinstance(value, str) else None
+        if day is None:
+            self.fail("invalid", format="YYYY-MM-DD")
+        return day

@@ -28,6 +28,7 @@ urlpatterns = [
     path("api/portfolio/", include("portfolio.api.urls")),
     path("api/trades/", include("trades.api.urls")),
     path("api/risk/", include("risk.api.urls")),
+    path("api/attribution/", include("attribution.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

@@ -1,0 +1,153 @@
+"""Reads for attribution: the NAV days, the position-days and the stored daily segment totals.
+
+P&L crosses the wire as int64 units of 1e-8 (PostgreSQL multiplies the NUMERIC(28, 8) amount,
+exactly) packed by PostgreSQL into one binary string per position or segment — one query
+whatever the number of rows, no Python object per row (as ``portfolio.selectors.closes_frame``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+from django.db import DataError, connection
+from django.db.models import Max, Min
+
+from pms_project.errors import PMSError
+from portfolio.models import NavSnapshot, Portfolio, Position
+
+from .models import AttributionDay
+
+# One packed entry: int4 days since 1970-01-01, then int8 P&L in 1e-8 units.
+PACKED = np.dtype([("day", ">i4"), ("units", ">i8")])
+_PACK = (
+    "string_agg(int4send({date} - DATE '1970-01-01') || int8send(({pnl} * 100000000)::int8), "
+    "''::bytea)"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class NavDays:
+    """The marked days of a window, oldest first, with what the stored totals were built from."""
+
+    dates: list[dt.date]
+    nav: list[Decimal]
+    pnl: list[Decimal]
+    capital: np.ndarray  # NAV(t−1) + flow(t) = NAV(t) − P&L(t), float
+    returns: np.ndarray
+    marked_at: list  # NavSnapshot.created_at: changes whenever the day is marked again
+    stored_at: list  # AttributionDay.marked_at of the stored totals (None: none stored)
+
+    @property
+    def stale(self) -> list[dt.date]:
+        """Days whose stored segment totals are missing or older than the day's marks."""
+        return [
+            d
+            for d, marked, stored in zip(self.dates, self.marked_at, self.stored_at, strict=True)
+            if stored != marked
+        ]
+
+
+def history_bounds(portfolio: Portfolio) -> tuple[dt.date | None, dt.date | None]:
+    """The first and last NAV snapshot dates (None, None before the first mark)."""
+    agg = NavSnapshot.objects.filter(portfolio=portfolio).aggregate(
+        first=Min("date"), last=Max("date")
+    )
+    return agg["first"], agg["last"]
+
+
+def nav_days(portfolio: Portfolio, *, after: dt.date, upto: dt.date) -> NavDays:
+    """The NAV snapshots with after < date ≤ upto and the stamps of their stored totals."""
+    stored = AttributionDay.objects.filter(portfolio=portfolio, date__gt=after, date__lte=upto)
+    rows = list(
+        NavSnapshot.objects.filter(portfolio=portfolio, date__gt=after, date__lte=upto)
+        .order_by("date")
+        .values_list("date", "nav", "daily_pnl", "daily_return", "created_at")
+    )
+    stamps = dict(stored.values_list("date", "marked_at"))
+    return NavDays(
+        dates=[r[0] for r in rows],
+        nav=[r[1] for r in rows],
+        pnl=[r[2] for r in rows],
+        capital=np.array([float(r[1] - r[2]) for r in rows], dtype=float),
+        returns=np.array([r[3] for r in rows], dtype=float),
+        marked_at=[r[4] for r in rows],
+        stored_at=[stamps.get(r[0]) for r in rows],
+    )
+
+
+def _unpack(packed: list[tuple]) -> tuple[list, np.ndarray, np.ndarray]:
+    """(owners, days, units) of rows (owner, packed bytes): each entry's owner, day and units."""
+    parts = [np.frombuffer(blob, dtype=PACKED) for _, blob in packed]
+    entries = np.concatenate(parts) if parts else np.empty(0, dtype=PACKED)
+    counts = np.array([len(p) for p in parts], dtype=np.int64)
+    owners = [owner for owner, _ in packed]
+    return owners, counts, entries
+
+
+def _fetch_packed(sql: str, params: list) -> list[tuple]:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+    except DataError as exc:  # bigint out of range: a P&L beyond 92 bn in one row
+        raise PMSError("a daily P&L is too large to attribute exactly", field="date") from exc
+
+
+def position_days(
+    portfolio: Portfolio, days: list[dt.date]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(days, position ids, units) of every position snapshot of ``days``: one query."""
+    if not days:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, empty
+    sql = (
+        f"SELECT s.position_id, {_PACK.format(date='s.date', pnl='s.daily_pnl')} "
+        "FROM portfolio_positionsnapshot s JOIN portfolio_position p ON p.id = s.position_id "
+        "WHERE p.portfolio_id = %s AND s.date = ANY(%s) GROUP BY s.position_id"
+    )
+    packed = _fetch_packed(sql, [portfolio.pk, list(days)])
+    owners, counts, entries = _unpack(packed)
+    positions = np.repeat(np.array(owners, dtype=np.int64), counts)
+    return (
+        entries["day"].astype(np.int64),
+        positions,
+        entries["units"].astype(np.int64),
+    )
+
+
+def position_segments(portfolio: Portfolio) -> pd.DataFrame:
+    """Each position's segment in every dimension, indexed by position id."""
+    rows = list(
+        Position.objects.filter(portfolio=portfolio).values_list(
+            "id",
+            "strategy__code",
+            "instrument__asset_class",
+            "instrument__symbol",
+            "instrument__currency",
+        )
+    )
+    frame = pd.DataFrame(
+        rows, columns=["id", "strategy", "asset_class", "instrument", "currency"]
+    ).set_index("id")
+    return frame
+
+
+def stored_totals(
+    portfolio: Portfolio, dimension: str, days: list[dt.date]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(days, keys, units) of the stored daily totals of one dimension on ``days``: one query."""
+    if not days:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, np.empty(0, dtype=object), empty
+    sql = (
+        f"SELECT key, {_PACK.format(date='date', pnl='pnl')} FROM attribution_segmentpnl "
+        "WHERE portfolio_id = %s AND dimension = %s AND date = ANY(%s) GROUP BY key"
+    )
+    packed = _fetch_packed(sql, [portfolio.pk, dimension, list(days)])
+    owners, counts, entries = _unpack(packed)
+    keys = np.repeat(np.array(owners, dtype=object), counts)
+    return entries["day"].astype(np.int64), keys, entries["units"].astype(np.int64)
