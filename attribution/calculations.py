@@ -229,13 +229,14 @@ def attribute(
     a = weights.reindex(np.asarray(days)).to_numpy(dtype=float)
     if np.isnan(a).any():
         raise AttributionInputError("a segment total falls on a day outside the period")
-    frame = pd.DataFrame(
-        {"key": np.asarray(keys, dtype=object), "units": units, "c": a * units / UNITS_PER_CURRENCY}
-    )
-    grouped = frame.groupby("key", sort=True).agg(units=("units", "sum"), c=("c", "sum"))
+    codes, uniques = pd.factorize(np.asarray(keys, dtype=object), sort=True)
+    order = np.argsort(codes, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
+    pnl = np.add.reduceat(units[order], starts)  # exact int64 sums per segment
+    linked = np.bincount(codes, weights=a * units / UNITS_PER_CURRENCY, minlength=len(uniques))
     rows = [
         SegmentRow(key=str(key), units=int(u), contribution=float(c))
-        for key, u, c in zip(grouped.index, grouped["units"], grouped["c"], strict=True)
+        for key, u, c in zip(uniques, pnl.tolist(), linked.tolist(), strict=True)
     ]
     rows.sort(key=lambda row: (-row.contribution, row.key))
     return rows

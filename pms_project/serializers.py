@@ -74,3 +74,18 @@ class IsoDateField(serializers.DateField):
         if day is None:
             self.fail("invalid", format="YYYY-MM-DD")
         return day
+
+
+class QuerySerializer(serializers.Serializer):
+    """Query parameters: one that is present must hold a value. DRF reads a blank optional
+    parameter (``?by=``) as absent, so a typo would answer the default instead of a 400."""
+
+    def to_internal_value(self, data):
+        blank = {
+            name: ["must not be blank; leave the parameter out instead"]
+            for name in self.fields
+            if name in data and data.get(name) == ""
+        }
+        if blank:
+            raise serializers.ValidationError(blank)
+        return super().to_internal_value(data)

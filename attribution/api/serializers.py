@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from pms_project.serializers import IsoDateField
+from pms_project.serializers import IsoDateField, QuerySerializer
 
 from ..choices import Dimension, Period
 
@@ -12,7 +12,7 @@ TOTAL = {"max_digits": 40, "decimal_places": 8}
 # ``from`` and ``return`` are Python keywords: the serializers naming them are built by type().
 WindowQuerySerializer = type(
     "WindowQuerySerializer",
-    (serializers.Serializer,),
+    (QuerySerializer,),
     {
         "__module__": __name__,
         "__doc__": "``period`` (default MTD) with ``as_of`` (default the last NAV snapshot), or "

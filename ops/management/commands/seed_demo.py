@@ -3,9 +3,9 @@
 The data (instruments, two years of synthetic closes, strategies, a year of trades, two cash
 flows, risk limits) comes from the pure ``portfolio.demo`` and ``risk.demo`` modules and is
 written through the services in one transaction; the marks and the EOD risk snapshots follow,
-one day per transaction. It lives in ``ops`` because it spans every app. The demo users get a
-fresh random password on every run (never a well-known one), printed once, because this command
-is how people log in.
+one day per transaction, then the attribution as of the last day. It lives in ``ops`` because it
+spans every app. The demo users get a fresh random password on every run (never a well-known
+one), printed once, because this command is how people log in.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
+from attribution import report as attribution_report
+from attribution import services as attribution_services
 from pms_project.errors import PMSError
 from portfolio import calculations as calc
 from portfolio import demo, selectors, services
@@ -196,6 +198,12 @@ class Command(BaseCommand):
         self.stdout.write(
             f"stored the risk of {len(risk)} business days in {time.monotonic() - started:.1f}s"
         )
+        started = time.monotonic()
+        results = attribution_services.attribution_record(portfolio=portfolio, business_date=end)
+        self.stdout.write(
+            f"stored the attribution as of {end.isoformat()} ({len(results)} periods, daily P&L "
+            f"by segment since {start.isoformat()}) in {time.monotonic() - started:.1f}s"
+        )
 
     def _propose(self, portfolio: Portfolio, end: dt.date) -> None:
         """The morning's work for the approver: generated proposals (the system's) and one
@@ -244,6 +252,17 @@ class Command(BaseCommand):
             portfolio=portfolio, status=ProposalStatus.PENDING
         ).count()
         self.stdout.write(f"trades: {pending} proposal(s) pending approval")
+        try:
+            window = attribution_report.resolve_window(portfolio, period="MTD")
+            mtd = attribution_report.attribution_by(portfolio, window, "strategy")
+        except PMSError as exc:
+            self.stdout.write(f"attribution unavailable: {exc.message}")
+            return
+        by_strategy = ", ".join(f"{row['key']} {row['contribution']:+.2%}" for row in mtd["rows"])
+        self.stdout.write(
+            f"attribution MTD as of {mtd['as_of'].isoformat()}: TWR {mtd['twr']:+.2%} "
+            f"over {mtd['days']} day(s); by strategy {by_strategy}"
+        )
 
     # --- Users --------------------------------------------------------------------------------
 
