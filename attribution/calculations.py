@@ -97,12 +97,17 @@ def carino_factors(returns: np.ndarray) -> tuple[np.ndarray, float]:
 
 def link_weights(returns: np.ndarray, capital: np.ndarray) -> np.ndarray:
     """a_t = k_t / (K × capital_t) per currency unit of P&L, capital_t = NAV(t−1) + flow(t):
-    the linked contribution of a segment is Σ_t a_t × pnl_k,t."""
+    the linked contribution of a segment is Σ_t a_t × pnl_k,t.
+
+    A day that starts with no capital (everything redeemed) has a return of 0 by the book's
+    convention, so nothing of it is contributed: a_t = 0. A negative capital cannot be
+    attributed."""
     capital = np.asarray(capital, dtype=float)
-    if len(capital) and (capital <= 0).any():
-        raise AttributionInputError("the capital at the start of a day is not positive")
+    if len(capital) and (capital < 0).any():
+        raise AttributionInputError("the capital at the start of a day is negative")
     k, big_k = carino_factors(returns)
-    return k / (big_k * capital)
+    with np.errstate(divide="ignore"):
+        return np.where(capital == 0.0, 0.0, k / (big_k * np.where(capital == 0.0, 1.0, capital)))
 
 
 def contributions(pnl: np.ndarray, capital: np.ndarray) -> np.ndarray:
@@ -148,7 +153,8 @@ def statistics(dates: list[dt.date], returns: np.ndarray) -> Statistics:
     non-zero standard deviation, else None."""
     r = np.asarray(returns, dtype=float)
     n = len(r)
-    std = float(np.std(r, ddof=1)) if n >= 2 else None
+    # Equal returns have no dispersion; np.std would give rounding noise (1e-18), not 0.
+    std = None if n < 2 else 0.0 if (r == r[0]).all() else float(np.std(r, ddof=1))
     best = int(np.argmax(r)) if n else None
     worst = int(np.argmin(r)) if n else None
     return Statistics(

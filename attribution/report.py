@@ -123,6 +123,10 @@ def fresh_totals(
 
 
 def _weights(nav: selectors.NavDays, field: str) -> pd.Series:
+    negative = np.flatnonzero(nav.capital < 0)
+    if len(negative):
+        day = nav.dates[int(negative[0])].isoformat()
+        raise PMSError(f"the capital at the start of {day} is negative", field=field)
     try:
         a = calc.link_weights(nav.returns, nav.capital)
     except calc.AttributionInputError as exc:

@@ -59,8 +59,11 @@ def attribution_record(*, portfolio: Portfolio, business_date: dt.date) -> list[
         segment_totals_store(portfolio, history)
         results = []
         for period in Period.values:
-            window = report.resolve_window(portfolio, period=period, as_of=day)
-            result = report.attribution(portfolio, window)
+            try:
+                window = report.resolve_window(portfolio, period=period, as_of=day)
+                result = report.attribution(portfolio, window)
+            except PMSError as exc:  # the step's only input is the date
+                raise PMSError(exc.message, field="date") from exc
             results.append(_store(portfolio, period, day, result))
         return results
 
