@@ -70,6 +70,8 @@ bench: $(STAMP)
 		$(PY) bench/risk_bench.py
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/pms_bench_trades REDIS_URL= CELERY_BROKER_URL= \
 		$(PY) bench/trades_bench.py
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/pms_bench_attr REDIS_URL= CELERY_BROKER_URL= \
+		$(PY) bench/attribution_bench.py
 
 clean:
 	-[ -x $(PY) ] && $(EMBEDDED_PG) stop

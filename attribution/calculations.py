@@ -172,14 +172,23 @@ def statistics(dates: list[dt.date], returns: np.ndarray) -> Statistics:
 # --- Segment totals ---------------------------------------------------------------------------
 
 
-def check_exact(units: np.ndarray) -> None:
-    """Refuse amounts whose int64 sums could overflow (a book of more than 92 bn a day)."""
-    if len(units) and float(np.abs(units.astype(np.float64)).sum()) >= _INT64_SAFE:
+def check_exact(groups: np.ndarray, units: np.ndarray) -> None:
+    """Refuse amounts whose int64 sums within a group could overflow: Σ|P&L| of one group (a
+    day, or a segment over a period) at or above 2**62 units, 46 bn of the base currency."""
+    if not len(units):
+        return
+    _, inverse = np.unique(np.asarray(groups), return_inverse=True)
+    bound = np.bincount(inverse.ravel(), weights=np.abs(units.astype(np.float64)))
+    if float(bound.max()) >= _INT64_SAFE:
         raise AttributionInputError("the P&L is too large to add exactly in 1e-8 units")
 
 
 def segment_totals(
-    days: np.ndarray, positions: np.ndarray, units: np.ndarray, segments: pd.DataFrame
+    days: np.ndarray,
+    positions: np.ndarray,
+    units: np.ndarray,
+    segments: pd.DataFrame,
+    dimensions=DIMENSIONS,
 ) -> dict[str, pd.DataFrame]:
     """Daily P&L per segment of every dimension from the position-days.
 
@@ -191,12 +200,12 @@ def segment_totals(
     """
     days = np.asarray(days, dtype=np.int64)
     units = np.asarray(units, dtype=np.int64)
-    check_exact(units)
+    check_exact(days, units)
     rows = segments.index.get_indexer(np.asarray(positions))
     if len(rows) and (rows < 0).any():
         raise AttributionInputError("a position-day names a position without segments")
     out = {}
-    for dim in DIMENSIONS:
+    for dim in dimensions:
         codes, keys = pd.factorize(segments[dim].to_numpy(), sort=True)
         seg = codes[rows] if len(rows) else np.empty(0, dtype=np.int64)
         combined = days * len(keys) + seg
@@ -236,6 +245,7 @@ def attribute(
     if np.isnan(a).any():
         raise AttributionInputError("a segment total falls on a day outside the period")
     codes, uniques = pd.factorize(np.asarray(keys, dtype=object), sort=True)
+    check_exact(codes, units)
     order = np.argsort(codes, kind="stable")
     starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
     pnl = np.add.reduceat(units[order], starts)  # exact int64 sums per segment

@@ -105,15 +105,16 @@ def money_of_units(units: int) -> Decimal:
 
 
 def fresh_totals(
-    portfolio: Portfolio, days: list[dt.date]
+    portfolio: Portfolio, days: list[dt.date], dimensions=tuple(Dimension.values)
 ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Daily segment totals of ``days`` computed from their position snapshots (two queries)."""
+    """Daily segment totals of ``days`` by ``dimensions``, computed from their position
+    snapshots (two queries)."""
     if not days:
         return {}
     day_numbers, positions, units = selectors.position_days(portfolio, days)
     segments = selectors.position_segments(portfolio)
     try:
-        frames = calc.segment_totals(day_numbers, positions, units, segments)
+        frames = calc.segment_totals(day_numbers, positions, units, segments, dimensions)
     except calc.AttributionInputError as exc:
         raise PMSError(str(exc), field="date") from exc
     return {
@@ -150,7 +151,7 @@ def attribution(
     weights = _weights(nav, field)
     stale = set(nav.stale)
     fresh_days = [d for d in nav.dates if d not in stale]
-    computed = fresh_totals(portfolio, sorted(stale))
+    computed = fresh_totals(portfolio, sorted(stale), dimensions)
     by = {}
     for dim in dimensions:
         days, keys, units = selectors.stored_totals(portfolio, dim, fresh_days)

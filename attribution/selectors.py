@@ -81,9 +81,9 @@ def nav_days(portfolio: Portfolio, *, after: dt.date, upto: dt.date) -> NavDays:
 
 def _unpack(packed: list[tuple]) -> tuple[list, np.ndarray, np.ndarray]:
     """(owners, days, units) of rows (owner, packed bytes): each entry's owner, day and units."""
-    parts = [np.frombuffer(blob, dtype=PACKED) for _, blob in packed]
-    entries = np.concatenate(parts) if parts else np.empty(0, dtype=PACKED)
-    counts = np.array([len(p) for p in parts], dtype=np.int64)
+    blobs = [bytes(blob) for _, blob in packed]
+    entries = np.frombuffer(b"".join(blobs), dtype=PACKED)
+    counts = np.array([len(b) // PACKED.itemsize for b in blobs], dtype=np.int64)
     owners = [owner for owner, _ in packed]
     return owners, counts, entries
 

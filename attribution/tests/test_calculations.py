@@ -526,3 +526,13 @@ def test_day_numbers_round_trip():
     numbers = calc.day_numbers(dates)
     assert numbers.tolist() == [0, 19_800, 19_782]
     assert [calc.day_of(n) for n in numbers] == dates
+
+
+def test_the_exactness_bound_is_per_day_not_per_window():
+    """Two days of 2**61 units each add exactly apart; on one day they could overflow."""
+    segments = pd.DataFrame({dim: ["X"] for dim in calc.DIMENSIONS}, index=pd.Index([7], name="id"))
+    big = 2**61
+    totals = calc.segment_totals(np.array([1, 2]), np.array([7, 7]), np.array([big, big]), segments)
+    assert totals["strategy"]["units"].tolist() == [big, big]
+    with pytest.raises(calc.AttributionInputError, match="too large"):
+        calc.segment_totals(np.array([1, 1]), np.array([7, 7]), np.array([big, big]), segments)
