@@ -391,6 +391,15 @@ def test_seed_demo_marks_every_business_day_from_the_first_trade():
     assert set(statuses) == {metric for metric, _, _ in risk_demo.LIMITS}
     assert "warning" in statuses.values() and "breach" not in statuses.values()
     assert f"{list(statuses.values()).count('warning')} warning, 0 breach" in out
+    # and its attribution as of the last day: the six periods, the daily totals of every day
+    from attribution.models import AttributionDay, AttributionResult
+
+    stored = AttributionResult.objects.filter(portfolio=portfolio, as_of=end)
+    assert set(stored.values_list("period", flat=True)) == {"1D", "WTD", "MTD", "QTD", "YTD", "ITD"}
+    assert AttributionDay.objects.count() == NavSnapshot.objects.count()
+    itd = stored.get(period="ITD")
+    assert itd.pnl == pnl  # every marked day is after the inception date
+    assert f"attribution MTD as of {end.isoformat()}: TWR" in out
     # and the morning's proposals, waiting for an approver: the strategies' (the system's) and
     # one of demo-trader, each with its pre-trade check
     pending = TradeProposal.objects.filter(status="pending")

@@ -291,6 +291,8 @@ class Command(BaseCommand):
             f"  API docs: {BASE_URL}/api/docs/",
             f'  example:  curl -H "Authorization: Token {token}" {BASE_URL}/api/portfolio/book/',
             f"  risk:     {BASE_URL}/api/risk/live/  ·  {BASE_URL}/api/risk/stress/",
+            f"  perf:     {BASE_URL}/api/attribution/?period=MTD&by=strategy  ·  "
+            f"{BASE_URL}/api/attribution/series/?period=YTD",
             f"  approve:  {BASE_URL}/admin/trades/tradeproposal/?status__exact=pending  "
             "(user demo-approver)",
         ]
