@@ -12,6 +12,7 @@ from portfolio import calculations as pcalc
 from portfolio.models import NavSnapshot, Portfolio
 from portfolio.services.base import portfolio_lock, validate_business_date
 
+from . import calculations as calc
 from . import report, selectors
 from .choices import Period
 from .models import AttributionDay, AttributionResult, SegmentPnl
@@ -34,7 +35,7 @@ def segment_totals_store(portfolio: Portfolio, nav: selectors.NavDays) -> int:
         for dim, (days, keys, units) in computed.items():
             for day, key, amount in zip(days.tolist(), keys.tolist(), units.tolist(), strict=True):
                 copy.write_row(
-                    (portfolio.pk, report.calc.day_of(day), dim, key, report.money_of_units(amount))
+                    (portfolio.pk, calc.day_of(day), dim, key, report.money_of_units(amount))
                 )
     AttributionDay.objects.filter(portfolio=portfolio, date__in=stale).delete()
     AttributionDay.objects.bulk_create(
