@@ -183,6 +183,16 @@ def check_exact(groups: np.ndarray, units: np.ndarray) -> None:
         raise AttributionInputError("the P&L is too large to add exactly in 1e-8 units")
 
 
+def _segment_codes(positions: np.ndarray, segments: pd.DataFrame, dimensions):
+    """Per dimension: (dimension, each entry's segment code, the sorted segment keys)."""
+    rows = segments.index.get_indexer(np.asarray(positions))
+    if len(rows) and (rows < 0).any():
+        raise AttributionInputError("a position-day names a position without segments")
+    for dim in dimensions:
+        codes, keys = pd.factorize(segments[dim].to_numpy(), sort=True)
+        yield dim, (codes[rows] if len(rows) else np.empty(0, dtype=np.int64)), keys
+
+
 def segment_totals(
     days: np.ndarray,
     positions: np.ndarray,
@@ -201,13 +211,8 @@ def segment_totals(
     days = np.asarray(days, dtype=np.int64)
     units = np.asarray(units, dtype=np.int64)
     check_exact(days, units)
-    rows = segments.index.get_indexer(np.asarray(positions))
-    if len(rows) and (rows < 0).any():
-        raise AttributionInputError("a position-day names a position without segments")
     out = {}
-    for dim in dimensions:
-        codes, keys = pd.factorize(segments[dim].to_numpy(), sort=True)
-        seg = codes[rows] if len(rows) else np.empty(0, dtype=np.int64)
+    for dim, seg, keys in _segment_codes(positions, segments, dimensions):
         combined = days * len(keys) + seg
         sums = pd.Series(units).groupby(combined, sort=True).sum()
         key_index = sums.index.to_numpy()
@@ -230,32 +235,75 @@ class SegmentRow:
     contribution: float
 
 
+def combine(keys: np.ndarray, units: np.ndarray, linked: np.ndarray) -> list[SegmentRow]:
+    """Per segment: the exact P&L over the period and its linked contribution.
+
+    ``keys``, ``units``, ``linked``: partial sums of segments (one entry per segment and
+    source — a day, a position, the stored totals of a range — several entries may name one
+    segment): P&L in 1e-8 units and Σ_t a_t pnl_t in the base currency's contribution. Rows
+    sorted by contribution, largest first (then by key)."""
+    units = np.asarray(units, dtype=np.int64)
+    if not len(units):
+        return []
+    codes, uniques = pd.factorize(np.asarray(keys, dtype=object), sort=True)
+    check_exact(codes, units)
+    order = np.argsort(codes, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
+    pnl = np.add.reduceat(units[order], starts)  # exact int64 sums per segment
+    contribution = np.bincount(
+        codes, weights=np.asarray(linked, dtype=float), minlength=len(uniques)
+    )
+    rows = [
+        SegmentRow(key=str(key), units=int(u), contribution=float(c))
+        for key, u, c in zip(uniques, pnl.tolist(), contribution.tolist(), strict=True)
+    ]
+    rows.sort(key=lambda row: (-row.contribution, row.key))
+    return rows
+
+
 def attribute(
     days: np.ndarray, keys: np.ndarray, units: np.ndarray, *, weights: pd.Series
 ) -> list[SegmentRow]:
-    """Per segment: the exact P&L over the period and its linked contribution Σ_t a_t pnl_k,t.
+    """``combine`` of daily segment totals held in memory: C_k = Σ_t a_t pnl_k,t.
 
     ``days``, ``keys``, ``units``: the daily segment totals (one entry per day and segment);
-    ``weights``: a_t of ``link_weights`` indexed by day. Rows sorted by contribution, largest
-    first (then by key)."""
+    ``weights``: a_t of ``link_weights`` indexed by day. (The report has PostgreSQL add
+    a_t × pnl over the stored rows instead; this is the same sum over arrays.)"""
     units = np.asarray(units, dtype=np.int64)
     if not len(units):
         return []
     a = weights.reindex(np.asarray(days)).to_numpy(dtype=float)
     if np.isnan(a).any():
         raise AttributionInputError("a segment total falls on a day outside the period")
-    codes, uniques = pd.factorize(np.asarray(keys, dtype=object), sort=True)
-    check_exact(codes, units)
-    order = np.argsort(codes, kind="stable")
-    starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
-    pnl = np.add.reduceat(units[order], starts)  # exact int64 sums per segment
-    linked = np.bincount(codes, weights=a * units / UNITS_PER_CURRENCY, minlength=len(uniques))
-    rows = [
-        SegmentRow(key=str(key), units=int(u), contribution=float(c))
-        for key, u, c in zip(uniques, pnl.tolist(), linked.tolist(), strict=True)
-    ]
-    rows.sort(key=lambda row: (-row.contribution, row.key))
-    return rows
+    return combine(keys, units, a * units / UNITS_PER_CURRENCY)
+
+
+def position_sums_by_segment(
+    positions: np.ndarray,
+    units: np.ndarray,
+    linked: np.ndarray,
+    segments: pd.DataFrame,
+    dimensions=DIMENSIONS,
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per dimension, (keys, units, linked) summed per segment from per-position sums over a
+    period (what PostgreSQL adds up from the position-days: Σ pnl in 1e-8 units and
+    Σ a_t pnl). One vectorized groupby per dimension over the positions; exact int64 P&L."""
+    positions = np.asarray(positions, dtype=np.int64)
+    units = np.asarray(units, dtype=np.int64)
+    linked = np.asarray(linked, dtype=float)
+    out = {}
+    for dim, seg, keys in _segment_codes(positions, segments, dimensions):
+        check_exact(seg, units)
+        present = np.flatnonzero(np.bincount(seg, minlength=len(keys)))
+        unit_sums = np.zeros(len(keys), dtype=np.int64)
+        np.add.at(unit_sums, seg, units)
+        linked_sums = np.bincount(seg, weights=linked, minlength=len(keys))
+        out[dim] = (
+            np.asarray(keys, dtype=object)[present],
+            unit_sums[present],
+            linked_sums[present],
+        )
+    return out
 
 
 def day_numbers(dates: list[dt.date]) -> np.ndarray:

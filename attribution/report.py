@@ -1,10 +1,10 @@
 """Attribution of a window of marked days: the reads behind the API, the EOD step and the
 morning pack (SPEC §5).
 
-A window covers the NAV snapshots after its anchor up to and including its end. The daily
-segment totals come from what the EOD step stored (days × segments rows); a day with no stored
-totals, or marked again since they were stored, is computed from its position snapshots in the
-same request (one more query), so an answer is never stale.
+A window covers the NAV snapshots after its anchor up to and including its end. The segments'
+sums come from the daily totals the EOD step stored (days × segments rows); a day with no stored
+totals, or marked again since they were stored, is summed from its position snapshots in the
+same request (two more queries), so an answer is never stale.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import datetime as dt
 from decimal import Decimal
 
 import numpy as np
-import pandas as pd
 
 from pms_project.errors import PMSError
 from portfolio import calculations as pcalc
@@ -104,35 +103,15 @@ def money_of_units(units: int) -> Decimal:
     return Decimal(int(units)).scaleb(-8)
 
 
-def fresh_totals(
-    portfolio: Portfolio, days: list[dt.date], dimensions=tuple(Dimension.values)
-) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Daily segment totals of ``days`` by ``dimensions``, computed from their position
-    snapshots (two queries)."""
-    if not days:
-        return {}
-    day_numbers, positions, units = selectors.position_days(portfolio, days)
-    segments = selectors.position_segments(portfolio)
-    try:
-        frames = calc.segment_totals(day_numbers, positions, units, segments, dimensions)
-    except calc.AttributionInputError as exc:
-        raise PMSError(str(exc), field="date") from exc
-    return {
-        dim: (f["day"].to_numpy(), f["key"].to_numpy(dtype=object), f["units"].to_numpy())
-        for dim, f in frames.items()
-    }
-
-
-def _weights(nav: selectors.NavDays, field: str) -> pd.Series:
+def _weights(nav: selectors.NavDays, field: str) -> np.ndarray:
     negative = np.flatnonzero(nav.capital < 0)
     if len(negative):
         day = nav.dates[int(negative[0])].isoformat()
         raise PMSError(f"the capital at the start of {day} is negative", field=field)
     try:
-        a = calc.link_weights(nav.returns, nav.capital)
+        return calc.link_weights(nav.returns, nav.capital)
     except calc.AttributionInputError as exc:
         raise PMSError(str(exc), field=field) from exc
-    return pd.Series(a, index=calc.day_numbers(nav.dates))
 
 
 def attribution(
@@ -145,29 +124,40 @@ def attribution(
     """The attribution of ``window`` by each of ``dimensions``: per segment the P&L and the
     Carino-linked contribution, the total P&L, the TWR and the statistics.
 
-    Reads the stored daily totals; stale days are computed here from their position snapshots."""
+    C_k = Σ_t a_t pnl_k,t is linear in the days, so PostgreSQL adds it up: over the stored
+    daily totals of the days whose stamp matches their marks, and over the position snapshots
+    of the other (stale) days, per position; the two are combined per segment here."""
     nav = nav or selectors.nav_days(portfolio, after=window.anchor, upto=window.end)
     field = "from" if window.period == CUSTOM else "as_of"
-    weights = _weights(nav, field)
+    weights = dict(zip(nav.dates, _weights(nav, field).tolist(), strict=True))
     stale = set(nav.stale)
     fresh_days = [d for d in nav.dates if d not in stale]
-    computed = fresh_totals(portfolio, sorted(stale), dimensions)
-    by = {}
-    for dim in dimensions:
-        days, keys, units = selectors.stored_totals(portfolio, dim, fresh_days)
-        if dim in computed:
-            c_days, c_keys, c_units = computed[dim]
-            days = np.concatenate([days, c_days])
-            keys = np.concatenate([keys, c_keys])
-            units = np.concatenate([units, c_units])
-        try:
-            rows = calc.attribute(days, keys, units, weights=weights)
-        except calc.AttributionInputError as exc:
-            raise PMSError(str(exc), field=field) from exc
-        by[dim] = [
-            {"key": r.key, "pnl": money_of_units(r.units), "contribution": r.contribution}
-            for r in rows
-        ]
+    stale_days = sorted(stale)
+    computed = {}
+    try:
+        if stale_days:
+            positions, units, linked = selectors.position_sums(
+                portfolio, stale_days, [weights[d] for d in stale_days]
+            )
+            computed = calc.position_sums_by_segment(
+                positions, units, linked, selectors.position_segments(portfolio), dimensions
+            )
+        by = {}
+        for dim in dimensions:
+            keys, units, linked = selectors.stored_sums(
+                portfolio, dim, fresh_days, [weights[d] for d in fresh_days]
+            )
+            if dim in computed:
+                c_keys, c_units, c_linked = computed[dim]
+                keys = np.concatenate([keys, c_keys])
+                units = np.concatenate([units, c_units])
+                linked = np.concatenate([linked, c_linked])
+            by[dim] = [
+                {"key": r.key, "pnl": money_of_units(r.units), "contribution": r.contribution}
+                for r in calc.combine(keys, units, linked)
+            ]
+    except calc.AttributionInputError as exc:
+        raise PMSError(str(exc), field=field) from exc
     stats = calc.statistics(nav.dates, nav.returns)
     return {
         "portfolio": portfolio.code,

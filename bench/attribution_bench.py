@@ -11,10 +11,11 @@ Run with ``make bench`` (or directly:
 missing, migrated, and its portfolio and attribution tables are wiped — never point it at a real
 database.
 
-The data is built set-based (no mark-to-market): 200 instruments (the five asset classes, six
-currencies) × 50 strategies = 10,000 positions in portfolio ``ATTR``, and 20 of the instruments ×
-the 50 strategies = 1,000 positions in ``ATTR1K``; 250 business days from 2024-07-01 (so that YTD,
-from 2025-01-01, is about half of ITD); one position snapshot per position and day, inserted by
+The data and the checks are in ``bench/attribution_data.py``. The data is built set-based (no
+mark-to-market): 200 instruments (the five asset classes, six currencies) × 50 strategies =
+10,000 positions in portfolio ``ATTR``, and 20 of the instruments × the 50 strategies = 1,000
+positions in ``ATTR1K``; 250 business days from 2024-07-01 (so that YTD, from 2025-01-01, is
+about half of ITD); one position snapshot per position and day, inserted by
 one ``INSERT … SELECT`` over days × positions, day by day as the daily marks write them, with a
 deterministic pseudo-random daily P&L (hashtext of position and day, −1,000 to 1,000) — as a
 superuser without the per-row foreign-key check, the ids coming from the join itself; a
@@ -27,8 +28,9 @@ autovacuum and the checkpointer do within minutes of a load.
    and ``report.attribution_by`` of each dimension, window resolution included (what the API view
    runs, without HTTP); best and median, the query count (``CaptureQueriesContext``) and the time
    the queries took. The count must be the same at 1,000 positions × 250 days and at 10,000
-   positions × 20 days. Where the time goes: the queries' durations as captured, the pandas parts
-   (``segment_totals``, ``attribute``) timed alone on the same arrays, and a cProfile of one run.
+   positions × 20 days. Where the time goes: the queries' durations as captured, the numpy parts
+   (``position_sums_by_segment``, ``combine``) timed alone on the same arrays, and a cProfile of
+   one run.
 2. Stored: ``services.segment_totals_store`` of the whole history (timed once), then
    ``report.attribution_by`` of MTD, YTD and ITD by each dimension: best and median of 5 runs,
    query counts.
@@ -37,10 +39,11 @@ Every result is checked (exit 1 when wrong) against an independent recomputation
 GROUP BYs in SQL, plain-numpy Carino linking): per segment the P&L equal (Decimal) and the linked
 contribution within 1e-12; Σ contributions = TWR within 1e-12; Σ row P&L = Σ NAV daily P&L
 exactly; the TWR within 1e-12 of Π(1 + r) − 1 of the stored daily returns; the stored answers
-equal to the from-scratch ones. SPEC §11: benchmarks print ratios, they are not timed tests — a
-missed time target prints MISSED, it does not fail. Exits 2 when not on PostgreSQL. About 5
-minutes on a 2-core machine, 2 of them the load and 1.5 the ten from-scratch reads of 2.5 million
-position-days; it prints the load average, since the times double when something else runs.
+within 1e-12 of the from-scratch ones (PostgreSQL's parallel float sums add in no fixed order).
+SPEC §11: benchmarks print ratios, they are not timed tests — a missed time target prints
+MISSED, it does not fail. Exits 2 when not on PostgreSQL. About a minute on a 2-core machine,
+half of it the load; it prints the load average, since the times double when something else
+runs.
 """
 
 from __future__ import annotations
@@ -48,14 +51,12 @@ from __future__ import annotations
 import cProfile
 import datetime as dt
 import gc
-import math
 import os
 import pstats
 import statistics
 import sys
 import time
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,45 +68,39 @@ import django  # noqa: E402
 
 django.setup()
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from django.db import connection, transaction  # noqa: E402
+from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from attribution import calculations as calc  # noqa: E402
 from attribution import report, selectors, services  # noqa: E402
 from attribution.models import AttributionDay, SegmentPnl  # noqa: E402
-from bench import common  # noqa: E402
+from bench.attribution_data import (  # noqa: E402
+    ASSET_CLASSES,
+    CURRENCIES,
+    DAYS,
+    DEVIATIONS,
+    DIMENSIONS,
+    FLOWS,
+    LAST_DAY,
+    NUM_DAYS,
+    SHORT_DAYS,
+    SMALL_INSTRUMENTS,
+    TOLERANCE,
+    build_book,
+    build_reference,
+    check_book,
+    check_result,
+    expected,
+    fail,
+    load_reference,
+    same_rows,
+    superuser,
+)
 from bench.common import ensure_database, print_profile, wipe  # noqa: E402
-from portfolio import calculations as pcalc  # noqa: E402
-from portfolio.choices import AssetClass, PositionStatus  # noqa: E402
 from portfolio.models import (  # noqa: E402
-    CashFlow,
-    Instrument,
-    NavSnapshot,
     Portfolio,
-    Position,
-    Strategy,
 )
 
-FIRST_DAY = dt.date(2024, 7, 1)
-NUM_DAYS = 250
-NUM_INSTRUMENTS = 200
-NUM_STRATEGIES = 50
-SMALL_INSTRUMENTS = 20  # × 50 strategies: the 1,000-position book
-SHORT_DAYS = 20  # the 10,000 × 20 window of the query-count proof
-ASSET_CLASSES = [
-    AssetClass.EQUITY,
-    AssetClass.RATES,
-    AssetClass.CREDIT,
-    AssetClass.COMMODITY,
-    AssetClass.FX,
-]
-CURRENCIES = ["USD", "EUR", "GBP", "JPY", "CHF", "CAD"]
-CAPITAL = Decimal("50000000")
-# Business day index → amount: a subscription and a redemption, at the start of their day.
-FLOWS = {60: Decimal("10000000"), 180: Decimal("-5000000")}
-DIMENSIONS = list(calc.DIMENSIONS)
 PERIODS = ("MTD", "YTD", "ITD")
 SCRATCH_RUNS = 3  # the four dimensions at once, and the smaller sizes
 SCRATCH_BY_RUNS = 1  # each dimension alone: the same reads and groupbys as the four at once
@@ -113,12 +108,6 @@ STORED_RUNS = 5
 PART_RUNS = 3
 SCRATCH_TARGET_S = 2.0
 STORED_TARGET_MS = 50.0
-TOLERANCE = 1e-12
-BATCH = 5000
-
-
-def fail(message: str, code: int) -> None:
-    common.fail("attribution_bench", message, code)
 
 
 def ms(seconds: float) -> float:
@@ -131,339 +120,6 @@ def ratio(a: float, b: float) -> str:
 
 def verdict(value: float, limit: float) -> str:
     return "met" if value < limit else "MISSED"
-
-
-# --- The data ---------------------------------------------------------------------------------
-
-
-def business_days(first: dt.date, count: int) -> list[dt.date]:
-    days = []
-    day = first
-    while len(days) < count:
-        if pcalc.is_business_day(day):
-            days.append(day)
-        day += dt.timedelta(days=1)
-    return days
-
-
-DAYS = business_days(FIRST_DAY, NUM_DAYS)
-LAST_DAY = DAYS[-1]
-
-
-def superuser() -> bool:
-    with connection.cursor() as cur:
-        cur.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-        return bool(cur.fetchone()[0])
-
-
-def build_reference() -> tuple[list[Instrument], list[Strategy]]:
-    """The instruments (asset classes and currencies cycling independently: 5 and 6 are coprime)
-    and the strategies, shared by both books."""
-    Instrument.objects.bulk_create(
-        Instrument(
-            symbol=f"ATTR{i:04d}",
-            name=f"Attribution instrument {i}",
-            asset_class=ASSET_CLASSES[i % len(ASSET_CLASSES)],
-            currency=CURRENCIES[i % len(CURRENCIES)],
-        )
-        for i in range(NUM_INSTRUMENTS)
-    )
-    Strategy.objects.bulk_create(
-        Strategy(code=f"STRAT{j:02d}", name=f"Strategy {j}") for j in range(NUM_STRATEGIES)
-    )
-    instruments = list(Instrument.objects.filter(symbol__startswith="ATTR").order_by("symbol"))
-    strategies = list(Strategy.objects.filter(code__startswith="STRAT").order_by("code"))
-    return instruments, strategies
-
-
-def build_book(
-    code: str, instruments: list[Instrument], strategies: list[Strategy]
-) -> tuple[Portfolio, float]:
-    """A portfolio holding every instrument in every strategy, one snapshot per position and day
-    (one INSERT … SELECT), two flows and its NAV snapshots (one INSERT … SELECT); returns the
-    portfolio and the seconds the position snapshots took."""
-    portfolio = Portfolio.objects.create(
-        code=code,
-        name=f"Attribution benchmark {code}",
-        base_currency="USD",
-        inception_date=pcalc.previous_business_day(FIRST_DAY),
-        initial_capital=CAPITAL,
-    )
-    Position.objects.bulk_create(
-        (
-            Position(
-                portfolio=portfolio,
-                instrument=inst,
-                strategy=strat,
-                quantity=Decimal(100 + (i * 37 + j * 11) % 900),
-                avg_cost=Decimal(50 + (i * 7 + j) % 150),
-                status=PositionStatus.OPEN,
-                opened_date=FIRST_DAY,
-            )
-            for i, inst in enumerate(instruments)
-            for j, strat in enumerate(strategies)
-        ),
-        batch_size=BATCH,
-    )
-    CashFlow.objects.bulk_create(
-        CashFlow(portfolio=portfolio, date=DAYS[k], amount=amount, note="bench")
-        for k, amount in FLOWS.items()
-    )
-    start = time.perf_counter()
-    with transaction.atomic(), connection.cursor() as cur:
-        if superuser():
-            # The position ids come from the join itself: the per-row foreign-key check (as long
-            # as the insert itself here) would prove nothing; check_book counts the rows after.
-            cur.execute("SET LOCAL session_replication_role = replica")
-        # Day by day, as the daily marks write them (a position's history spread over the table).
-        cur.execute(
-            """
-            INSERT INTO portfolio_positionsnapshot
-                (date, position_id, quantity, price, fx, exposure, realized_pnl, unrealized,
-                 total_pnl, daily_pnl)
-            SELECT d.day, p.id, p.quantity, p.avg_cost::numeric(24, 10), 1,
-                   p.quantity * p.avg_cost::numeric(24, 8), 0, 0, 0,
-                   round((hashtext(p.id || '-' || d.day)::numeric %% 100000) / 100, 2)
-            FROM (SELECT g::date AS day FROM generate_series(%s::date, %s::date, '1 day') g
-                  WHERE extract(isodow FROM g) < 6) d
-            CROSS JOIN portfolio_position p
-            WHERE p.portfolio_id = %s
-            ORDER BY d.day, p.id
-            """,
-            [DAYS[0], LAST_DAY, portfolio.pk],
-        )
-    snapshots = time.perf_counter() - start
-    with connection.cursor() as cur:
-        # NAV(t) = capital + Σ flows to t + Σ P&L to t; the return on NAV(t−1) + flow(t), the
-        # first day's on the initial capital; the division at 30 decimals, then float8.
-        cur.execute(
-            """
-            WITH daily AS (
-                SELECT s.date, SUM(s.daily_pnl) AS pnl
-                FROM portfolio_positionsnapshot s
-                JOIN portfolio_position p ON p.id = s.position_id
-                WHERE p.portfolio_id = %(portfolio)s
-                GROUP BY s.date
-            ), flows AS (
-                SELECT date, SUM(amount) AS flow FROM portfolio_cashflow
-                WHERE portfolio_id = %(portfolio)s GROUP BY date
-            ), navs AS (
-                SELECT d.date, d.pnl, COALESCE(f.flow, 0) AS flow,
-                       %(capital)s + SUM(d.pnl + COALESCE(f.flow, 0)) OVER (ORDER BY d.date) AS nav
-                FROM daily d LEFT JOIN flows f ON f.date = d.date
-            )
-            INSERT INTO portfolio_navsnapshot
-                (portfolio_id, date, nav, daily_pnl, flow, daily_return, created_at)
-            SELECT %(portfolio)s, date, nav, pnl, flow,
-                   (nav::numeric(60, 30)
-                    / (LAG(nav, 1, %(capital)s) OVER (ORDER BY date) + flow) - 1)::float8,
-                   now()
-            FROM navs
-            """,
-            {"portfolio": portfolio.pk, "capital": CAPITAL},
-        )
-    return portfolio, snapshots
-
-
-def check_book(portfolio: Portfolio, positions: int) -> None:
-    """The invariants the attribution relies on, checked in SQL (untimed)."""
-    with connection.cursor() as cur:
-        cur.execute(
-            """
-            WITH daily AS (
-                SELECT s.date, SUM(s.daily_pnl) AS pnl, COUNT(*) AS n
-                FROM portfolio_positionsnapshot s
-                JOIN portfolio_position p ON p.id = s.position_id
-                WHERE p.portfolio_id = %(portfolio)s GROUP BY s.date
-            ), navs AS (
-                SELECT date, nav, daily_pnl, flow,
-                       LAG(nav, 1, %(capital)s) OVER (ORDER BY date) AS prev
-                FROM portfolio_navsnapshot WHERE portfolio_id = %(portfolio)s
-            )
-            SELECT COUNT(*),
-                   COUNT(*) FILTER (WHERE d.pnl IS DISTINCT FROM n.daily_pnl),
-                   COUNT(*) FILTER (WHERE n.nav - n.daily_pnl <> n.prev + n.flow),
-                   COUNT(*) FILTER (WHERE d.n <> %(positions)s),
-                   COUNT(*) FILTER (WHERE n.flow <> 0)
-            FROM navs n LEFT JOIN daily d ON d.date = n.date
-            """,
-            {"portfolio": portfolio.pk, "capital": CAPITAL, "positions": positions},
-        )
-        days, pnl_off, nav_off, count_off, flow_days = cur.fetchone()
-    if (days, pnl_off, nav_off, count_off, flow_days) != (NUM_DAYS, 0, 0, 0, len(FLOWS)):
-        fail(
-            f"{portfolio.code}: {days} NAV days, {pnl_off} with Σ position P&L ≠ NAV P&L, "
-            f"{nav_off} with NAV − P&L ≠ previous NAV + flow, {count_off} without {positions:,} "
-            f"position snapshots, {flow_days} flow days",
-            1,
-        )
-
-
-# --- The reference: independent of the app -----------------------------------------------------
-
-
-@dataclass
-class Reference:
-    """Per dimension, {key: {date: P&L}} summed by PostgreSQL (GROUPING SETS), and the NAV days."""
-
-    pnl: dict[str, dict[str, dict[dt.date, Decimal]]]
-    dates: list[dt.date]
-    nav: list[Decimal]
-    daily_pnl: list[Decimal]
-    returns: np.ndarray
-
-
-def load_reference(portfolio: Portfolio) -> Reference:
-    """Two plain GROUP BYs, by day and strategy and by day and instrument; the asset class and
-    currency totals are rolled up from the instrument totals here (exact Decimal sums)."""
-    with connection.cursor() as cur:
-        cur.execute(
-            """
-            SELECT s.date, st.code, SUM(s.daily_pnl)
-            FROM portfolio_positionsnapshot s
-            JOIN portfolio_position p ON p.id = s.position_id
-            JOIN portfolio_strategy st ON st.id = p.strategy_id
-            WHERE p.portfolio_id = %s
-            GROUP BY s.date, st.code
-            """,
-            [portfolio.pk],
-        )
-        by_strategy = cur.fetchall()
-        cur.execute(
-            """
-            SELECT s.date, i.symbol, i.asset_class, i.currency, SUM(s.daily_pnl)
-            FROM portfolio_positionsnapshot s
-            JOIN portfolio_position p ON p.id = s.position_id
-            JOIN portfolio_instrument i ON i.id = p.instrument_id
-            WHERE p.portfolio_id = %s
-            GROUP BY s.date, i.id
-            """,
-            [portfolio.pk],
-        )
-        by_instrument = cur.fetchall()
-    pnl: dict[str, dict[str, dict[dt.date, Decimal]]] = {dim: {} for dim in DIMENSIONS}
-    for date, code, total in by_strategy:
-        pnl["strategy"].setdefault(code, {})[date] = total
-    for date, symbol, asset_class, currency, total in by_instrument:
-        pnl["instrument"].setdefault(symbol, {})[date] = total
-        for dim, key in (("asset_class", asset_class), ("currency", currency)):
-            days = pnl[dim].setdefault(key, {})
-            days[date] = days.get(date, Decimal(0)) + total
-    navs = list(
-        NavSnapshot.objects.filter(portfolio=portfolio)
-        .order_by("date")
-        .values_list("date", "nav", "daily_pnl", "daily_return")
-    )
-    return Reference(
-        pnl=pnl,
-        dates=[r[0] for r in navs],
-        nav=[r[1] for r in navs],
-        daily_pnl=[r[2] for r in navs],
-        returns=np.array([r[3] for r in navs], dtype=float),
-    )
-
-
-def expected(ref: Reference, window: report.Window) -> dict:
-    """The window's attribution recomputed in plain numpy: TWR = Π(1 + r) − 1 of the stored
-    returns, Carino C_k = Σ_t (k_t / K) pnl_k,t / (NAV(t) − P&L(t))."""
-    idx = [i for i, d in enumerate(ref.dates) if window.anchor < d <= window.end]
-    dates = [ref.dates[i] for i in idx]
-    r = ref.returns[idx]
-    twr = float(np.prod(1.0 + r) - 1.0)
-    capital = np.array([float(ref.nav[i] - ref.daily_pnl[i]) for i in idx])
-    k = np.array([1.0 if x == 0 else math.log1p(x) / x for x in r])
-    big_k = 1.0 if twr == 0 else math.log1p(twr) / twr
-    weight = dict(zip(dates, k / (big_k * capital), strict=True))
-    by = {}
-    for dim, keys in ref.pnl.items():
-        rows = {}
-        for key, days in keys.items():
-            inside = [(d, p) for d, p in days.items() if d in weight]
-            if inside:
-                rows[key] = (
-                    sum((p for _, p in inside), Decimal(0)),
-                    math.fsum(weight[d] * float(p) for d, p in inside),
-                )
-        by[dim] = rows
-    return {
-        "dates": dates,
-        "pnl": sum((ref.daily_pnl[i] for i in idx), Decimal(0)),
-        "twr": twr,
-        "by": by,
-    }
-
-
-# The largest deviations seen by the checks, printed in the summary.
-DEVIATIONS = {
-    "contribution vs the recomputation": 0.0,
-    "Σ contributions vs TWR": 0.0,
-    "TWR vs Π(1 + r) − 1": 0.0,
-    "stored vs from-scratch contribution": 0.0,
-}
-
-
-def deviation(name: str, value: float) -> float:
-    DEVIATIONS[name] = max(DEVIATIONS[name], value)
-    return value
-
-
-def check_rows(what: str, rows: list[dict], want: dict, twr: float) -> None:
-    got = {row["key"]: (row["pnl"], row["contribution"]) for row in rows}
-    if len(got) != len(rows) or set(got) != set(want):
-        fail(f"{what}: segments {sorted(got)[:5]}… differ from {sorted(want)[:5]}…", 1)
-    for key, (pnl, contribution) in got.items():
-        if pnl != want[key][0]:
-            fail(f"{what}: {key} P&L {pnl}, recomputed {want[key][0]}", 1)
-        off = deviation("contribution vs the recomputation", abs(contribution - want[key][1]))
-        if off > TOLERANCE:
-            fail(f"{what}: {key} contribution {contribution!r}, recomputed {want[key][1]!r}", 1)
-    total = math.fsum(row["contribution"] for row in rows)
-    if deviation("Σ contributions vs TWR", abs(total - twr)) > TOLERANCE:
-        fail(f"{what}: Σ contributions {total!r} ≠ TWR {twr!r} ({total - twr:.2e})", 1)
-    order = [(-row["contribution"], row["key"]) for row in rows]
-    if order != sorted(order):
-        fail(f"{what}: the rows are not sorted by contribution", 1)
-
-
-def check_result(what: str, result: dict, want: dict, dims: list[str]) -> None:
-    """One answer against the independent recomputation: per segment P&L (exact) and linked
-    contribution (1e-12), Σ contributions = TWR, Σ row P&L = Σ NAV daily P&L, the TWR."""
-    if result["days"] != len(want["dates"]) or result["pnl"] != want["pnl"]:
-        fail(
-            f"{what}: {result['days']} days, P&L {result['pnl']}; the NAV snapshots have "
-            f"{len(want['dates'])} days, Σ daily P&L {want['pnl']}",
-            1,
-        )
-    if deviation("TWR vs Π(1 + r) − 1", abs(result["twr"] - want["twr"])) > TOLERANCE:
-        fail(f"{what}: TWR {result['twr']!r}, Π(1 + r) − 1 = {want['twr']!r}", 1)
-    by = result["by"] if isinstance(result["by"], dict) else {result["by"]: result["rows"]}
-    if sorted(by) != sorted(dims):
-        fail(f"{what}: dimensions {sorted(by)}, expected {sorted(dims)}", 1)
-    for dim in dims:
-        rows = by[dim]
-        total = sum((row["pnl"] for row in rows), Decimal(0))
-        if total != want["pnl"]:
-            fail(f"{what} by {dim}: Σ row P&L {total} ≠ Σ NAV daily P&L {want['pnl']}", 1)
-        check_rows(f"{what} by {dim}", rows, want["by"][dim], result["twr"])
-
-
-def same_rows(what: str, rows: list[dict], base: list[dict]) -> None:
-    """Against the from-scratch answer: the same keys, P&L equal, contributions within 1e-12."""
-    got = {r["key"]: r for r in rows}
-    want = {r["key"]: r for r in base}
-    if len(got) != len(rows) or got.keys() != want.keys():
-        fail(f"{what}: the segments differ from the from-scratch answer", 1)
-    for key, row in got.items():
-        ref = want[key]
-        off = deviation(
-            "stored vs from-scratch contribution", abs(row["contribution"] - ref["contribution"])
-        )
-        if row["pnl"] != ref["pnl"] or off > TOLERANCE:
-            fail(
-                f"{what}: {key} {row['pnl']} / {row['contribution']!r}, from scratch "
-                f"{ref['pnl']} / {ref['contribution']!r}",
-                1,
-            )
 
 
 # --- Measuring --------------------------------------------------------------------------------
@@ -546,36 +202,23 @@ def no_stored_totals(portfolio: Portfolio) -> None:
 
 @dataclass
 class Parts:
-    segment_totals: float
-    attribute: float
-    position_days: int
+    by_segment: float
+    combine: float
+    positions: int
 
 
 def time_parts(portfolio: Portfolio) -> Parts:
-    """The from-scratch path's pandas parts, each called alone with the arguments it gets
+    """The from-scratch path's numpy/pandas parts, each called alone with the arguments it gets
     (medians); the queries are timed in the whole runs (their durations as captured)."""
     window = period_window(portfolio, "ITD")
     nav = selectors.nav_days(portfolio, after=window.anchor, upto=window.end)
-    days, positions, units = selectors.position_days(portfolio, nav.dates)
+    weights = calc.link_weights(nav.returns, nav.capital)
+    positions, units, linked = selectors.position_sums(portfolio, nav.dates, weights)
     segments = selectors.position_segments(portfolio)
-    frames = calc.segment_totals(days, positions, units, segments)
-    weights = pd.Series(
-        calc.link_weights(nav.returns, nav.capital), index=calc.day_numbers(nav.dates)
-    )
-
-    def attribute_all() -> None:
-        for dim in DIMENSIONS:
-            f = frames[dim]
-            calc.attribute(
-                f["day"].to_numpy(),
-                f["key"].to_numpy(dtype=object),
-                f["units"].to_numpy(),
-                weights=weights,
-            )
-
+    sums = calc.position_sums_by_segment(positions, units, linked, segments)
     parts = {
-        "segment_totals": lambda: calc.segment_totals(days, positions, units, segments),
-        "attribute": attribute_all,
+        "by_segment": lambda: calc.position_sums_by_segment(positions, units, linked, segments),
+        "combine": lambda: [calc.combine(*sums[dim]) for dim in DIMENSIONS],
     }
     times: dict[str, list[float]] = {k: [] for k in parts}
     gc.collect()
@@ -585,7 +228,7 @@ def time_parts(portfolio: Portfolio) -> Parts:
             fn()
             times[name].append(time.perf_counter() - start)
     m = {k: statistics.median(v) for k, v in times.items()}
-    return Parts(**m, position_days=len(units))
+    return Parts(**m, positions=len(positions))
 
 
 def profile_scratch(portfolio: Portfolio) -> dict[str, float]:
@@ -610,14 +253,13 @@ def profile_scratch(portfolio: Portfolio) -> dict[str, float]:
 
     return {
         "total": cumulative("attribution/report.py", "attribution"),
-        "packed query (execute + fetch)": cumulative("attribution/selectors.py", "_fetch_packed"),
-        "unpack (numpy)": cumulative("attribution/selectors.py", "_unpack"),
+        "position sums query (execute + fetch)": cumulative("attribution/selectors.py", "_fetch"),
         "position segments (ORM)": cumulative("attribution/selectors.py", "position_segments"),
         "nav_days (ORM)": cumulative("attribution/selectors.py", "nav_days"),
-        "segment_totals (pandas groupby)": cumulative(
-            "attribution/calculations.py", "segment_totals"
+        "position_sums_by_segment (numpy)": cumulative(
+            "attribution/calculations.py", "position_sums_by_segment"
         ),
-        "attribute (pandas groupby)": cumulative("attribution/calculations.py", "attribute"),
+        "combine (pandas factorize)": cumulative("attribution/calculations.py", "combine"),
     }
 
 
@@ -773,22 +415,22 @@ def main() -> int:
     )
 
     parts = time_parts(big)
-    packed, other_sql = scratch.slowest_median, scratch.other_sql_median
+    summed, other_sql = scratch.slowest_median, scratch.other_sql_median
     python = scratch.python_median
-    rest = python - parts.segment_totals - parts.attribute
-    whole = packed + other_sql + python
+    rest = python - parts.by_segment - parts.combine
+    whole = summed + other_sql + python
     print(
         f"\n  where a from-scratch ITD run (4 dimensions) goes, medians over its "
         f"{len(scratch.seconds)} runs: the queries' durations as captured, the rest of each run "
-        f"in Python, of which the pandas parts timed alone ({PART_RUNS} runs) on the same "
-        f"{parts.position_days:,} position-days:"
+        f"in Python, of which the numpy parts timed alone ({PART_RUNS} runs) on the same "
+        f"{parts.positions:,} per-position sums:"
     )
     rows = (
-        ("SQL: the packed position-days query", packed),
-        ("SQL: the 4 other queries (bounds, NAV days, segments)", other_sql),
-        ("Python: calculations.segment_totals (4 groupbys)", parts.segment_totals),
-        ("Python: calculations.attribute × 4", parts.attribute),
-        ("Python: the rest (fetch + unpack, ORM rows, weights)", rest),
+        ("SQL: Σ pnl and Σ a_t·pnl per position (2.5 M rows)", summed),
+        ("SQL: the 3 other queries (bounds, NAV days, segments)", other_sql),
+        ("Python: calculations.position_sums_by_segment", parts.by_segment),
+        ("Python: calculations.combine × 4", parts.combine),
+        ("Python: the rest (fetch, ORM rows, weights)", rest),
     )
     for label, seconds in rows:
         print(f"    {label:<54} {seconds:7.3f} s  {seconds / whole:5.0%}")

@@ -14,7 +14,7 @@ from pms_project.errors import PMSError
 from portfolio import calculations as pcalc
 from portfolio import selectors as portfolio_selectors
 from portfolio.models import Portfolio
-from portfolio.services import validate_business_date
+from portfolio.services import business_date_range, validate_business_date
 
 from . import calculations as calc
 from . import report
@@ -180,11 +180,7 @@ def risk_snapshot_range(
     *, portfolio: Portfolio, start: dt.date, end: dt.date
 ) -> list[RiskSnapshot]:
     """Every business day from ``start`` to ``end``, in order, each its own transaction."""
-    validate_business_date(start, field="from")
-    validate_business_date(end, field="to")
-    if start > end:
-        raise PMSError("the range starts after it ends", field="from")
     return [
         risk_snapshot_record(portfolio=portfolio, business_date=day)
-        for day in pcalc.business_days(start, end)
+        for day in business_date_range(start, end)
     ]

@@ -12,6 +12,7 @@ from io import StringIO
 import numpy as np
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 from django.db.models import F
 
 from attribution import report, selectors, services
@@ -488,3 +489,23 @@ def test_a_day_without_capital_after_a_full_redemption_still_attributes(db, view
     assert (body["days"], Decimal(body["pnl"]), body["twr"], body["rows"]) == (3, 0, 0.0, [])
     results = services.attribution_record(portfolio=empty, business_date=wednesday)
     assert {r.period: r.twr for r in results}["MTD"] == 0.0
+
+
+def test_a_pnl_too_large_to_add_exactly_is_refused_naming_the_parameter(marked):
+    # Given one position's daily P&L on two days whose sum (10^11) is beyond int64 in 1e-8 units
+    snap = PositionSnapshot.objects.filter(position__portfolio=marked).order_by("id").first()
+    PositionSnapshot.objects.filter(position=snap.position, date__in=DATES[:2]).update(
+        daily_pnl=Decimal(50_000_000_000)
+    )
+    # When the ITD attribution sums the position-days (nothing stored yet)
+    # Then it is refused naming as_of, rather than rounded or a 500
+    with pytest.raises(PMSError) as exc, transaction.atomic():
+        attribution_as_of(marked, "ITD")
+    assert exc.value.field == "as_of"
+    assert "too large" in exc.value.message
+    # And the EOD step refuses it naming its date, storing nothing
+    with pytest.raises(PMSError) as exc, transaction.atomic():
+        services.attribution_record(portfolio=marked, business_date=LAST)
+    assert exc.value.field == "date"
+    assert not SegmentPnl.objects.filter(portfolio=marked).exists()
+    assert not AttributionResult.objects.filter(portfolio=marked).exists()

@@ -536,3 +536,58 @@ def test_the_exactness_bound_is_per_day_not_per_window():
     assert totals["strategy"]["units"].tolist() == [big, big]
     with pytest.raises(calc.AttributionInputError, match="too large"):
         calc.segment_totals(np.array([1, 1]), np.array([7, 7]), np.array([big, big]), segments)
+
+
+@PURE
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([42, 7, 13, 3]),
+            st.integers(-(2**55), 2**55),
+            st.floats(-1.0, 1.0, allow_nan=False),
+        ),
+        max_size=4,
+        unique_by=lambda e: e[0],
+    )
+)
+def test_position_sums_by_segment_add_exact_pnl_and_linked_sums_per_segment(entries):
+    positions = np.array([e[0] for e in entries], dtype=np.int64)
+    units = np.array([e[1] for e in entries], dtype=np.int64)
+    linked = np.array([e[2] for e in entries], dtype=float)
+    out = calc.position_sums_by_segment(positions, units, linked, SEGMENTS)
+    assert set(out) == set(calc.DIMENSIONS)
+    for dim, (keys, unit_sums, linked_sums) in out.items():
+        want_units: dict[str, int] = {}
+        want_linked: dict[str, float] = {}
+        for p, u, c in entries:
+            key = SEGMENTS.loc[p, dim]
+            want_units[key] = want_units.get(key, 0) + u
+            want_linked[key] = want_linked.get(key, 0.0) + c
+        assert list(keys) == sorted(want_units)
+        assert dict(zip(keys, unit_sums.tolist(), strict=True)) == want_units
+        assert unit_sums.dtype == np.int64
+        for key, value in zip(keys, linked_sums.tolist(), strict=True):
+            assert value == pytest.approx(want_linked[key], abs=1e-15)
+
+
+def test_combine_adds_the_stored_and_the_recomputed_parts_of_a_segment():
+    # The same segment from the stored totals and from a stale day's positions, beyond floats
+    big = 2**53 + 1
+    rows = calc.combine(
+        np.array(["TREND", "CARRY", "TREND"], dtype=object),
+        np.array([big, -5, 2]),
+        np.array([0.002, -0.001, 0.0005]),
+    )
+    assert [(r.key, r.units) for r in rows] == [("TREND", big + 2), ("CARRY", -5)]
+    assert rows[0].contribution == pytest.approx(0.0025, abs=1e-18)
+    assert rows[1].contribution == -0.001
+    assert calc.combine(np.empty(0, dtype=object), np.empty(0), np.empty(0)) == []
+
+
+def test_position_sums_by_segment_refuse_an_unknown_position_and_an_overflowing_sum():
+    with pytest.raises(calc.AttributionInputError, match="position"):
+        calc.position_sums_by_segment(np.array([99]), np.array([1]), np.array([0.0]), SEGMENTS)
+    with pytest.raises(calc.AttributionInputError, match="too large"):
+        calc.position_sums_by_segment(
+            np.array([42, 13]), np.array([2**61, 2**61]), np.array([0.0, 0.0]), SEGMENTS
+        )

@@ -34,6 +34,16 @@ def validate_business_date(
     return day
 
 
+def business_date_range(start: dt.date, end: dt.date) -> list[dt.date]:
+    """The business days from ``start`` to ``end``, both business days (``from``, ``to``), in
+    order; a range that starts after it ends is refused naming ``from``."""
+    validate_business_date(start, field="from")
+    validate_business_date(end, field="to")
+    if start > end:
+        raise PMSError("the range starts after it ends", field="from")
+    return calc.business_days(start, end)
+
+
 # Largest magnitudes the NUMERIC columns hold: a larger value is a 400, never a database error.
 PRICE_LIMIT = Decimal(10) ** 14  # NUMERIC(24, 10)
 QTY_LIMIT = Decimal(10) ** 16  # NUMERIC(24, 8)
