@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import connection
 from django_redis import get_redis_connection
 
-pytest_plugins = ["portfolio.tests.fixtures"]
+pytest_plugins = ["portfolio.tests.fixtures", "tests.browser"]
 
 
 def pytest_sessionstart(session):

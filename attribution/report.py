@@ -135,7 +135,7 @@ def attribution(
     stale_days = sorted(stale)
     computed = {}
     try:
-        if stale_days:
+        if stale_days and dimensions:
             positions, units, linked = selectors.position_sums(
                 portfolio, stale_days, [weights[d] for d in stale_days]
             )

@@ -14,14 +14,23 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 from django.db import connection
-from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from pms_project.errors import MissingMarketDataError, PMSError
 from pms_project.validators import CODE_HELP, is_code
 
 from . import calculations as calc
-from .models import CashFlow, Execution, Instrument, NavSnapshot, Portfolio, Position, Price
+from .models import (
+    CashFlow,
+    Execution,
+    Instrument,
+    NavSnapshot,
+    Portfolio,
+    Position,
+    PositionSnapshot,
+    Price,
+)
 
 Sleeve = tuple[int, int]  # (instrument_id, strategy_id)
 
@@ -343,3 +352,38 @@ def flows_between(portfolio: Portfolio, after: dt.date | None, upto: dt.date) ->
     if after is not None:
         flt &= Q(date__gt=after)
     return CashFlow.objects.filter(flt).aggregate(s=Sum("amount"))["s"] or calc.ZERO
+
+
+def position_snapshot_rows(portfolio: Portfolio, day: dt.date) -> list[dict]:
+    """The position snapshots of ``day`` as its mark-to-market stored them (one row per position
+    marked that day, a position closed during the day included, with quantity 0)."""
+    return list(
+        PositionSnapshot.objects.filter(position__portfolio=portfolio, date=day)
+        .order_by("position__instrument__symbol", "position__strategy__code")
+        .values(
+            "quantity",
+            "price",
+            "fx",
+            "exposure",
+            "daily_pnl",
+            "total_pnl",
+            instrument_id=F("position__instrument_id"),
+            symbol=F("position__instrument__symbol"),
+            strategy=F("position__strategy__code"),
+            asset_class=F("position__instrument__asset_class"),
+            currency=F("position__instrument__currency"),
+        )
+    )
+
+
+def last_closes(
+    instrument_ids: Iterable[int], *, upto: dt.date
+) -> dict[int, tuple[dt.date, Decimal]]:
+    """Each instrument's last imported close on or before ``upto``: (date, close). One query."""
+    rows = (
+        Price.objects.filter(instrument_id__in=set(instrument_ids), date__lte=upto)
+        .order_by("instrument_id", "-date")
+        .distinct("instrument_id")
+        .values_list("instrument_id", "date", "close")
+    )
+    return {iid: (day, close) for iid, day, close in rows}

@@ -140,3 +140,23 @@ def audit_of(obj) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(
         content_type=ContentType.objects.get_for_model(obj), object_id=str(obj.pk)
     ).order_by("at", "id")
+
+
+def signalled_instrument_ids(*, start: dt.date, end: dt.date) -> set[int]:
+    """The instruments any strategy signalled on a day from ``start`` to ``end``."""
+    return set(
+        Signal.objects.filter(date__gte=start, date__lte=end).values_list(
+            "instrument_id", flat=True
+        )
+    )
+
+
+def pending_proposals(portfolio: Portfolio, *, upto: dt.date) -> QuerySet[TradeProposal]:
+    """The proposals of ``portfolio`` dated up to ``upto`` still waiting for a decision."""
+    return (
+        TradeProposal.objects.filter(
+            portfolio=portfolio, status=ProposalStatus.PENDING, date__lte=upto
+        )
+        .select_related("strategy", "instrument", "created_by")
+        .order_by("date", "id")
+    )

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import pytest
 from django.core.cache import cache
-from django.db import transaction
 
 from portfolio.models import Portfolio
 from portfolio.tests.factories import PortfolioFactory
+from portfolio.tests.fixtures import module_data
 
 from .fixtures_attribution import book_build, market_build
 
@@ -21,16 +21,9 @@ from .fixtures_attribution import book_build, market_build
 @pytest.fixture(scope="module")
 def _module_book(django_db_setup, django_db_blocker):
     """MACRO1 (the book with its flows, marked every day), built once per module."""
-    with django_db_blocker.unblock():
-        atomic = transaction.atomic()
-        atomic.__enter__()
-        try:
-            market_build()
-            portfolio = book_build(PortfolioFactory(code="MACRO1"), flows=True)
-            yield portfolio.pk
-        finally:
-            transaction.set_rollback(True)
-            atomic.__exit__(None, None, None)
+    with module_data(django_db_blocker):
+        market_build()
+        yield book_build(PortfolioFactory(code="MACRO1"), flows=True).pk
 
 
 @pytest.fixture

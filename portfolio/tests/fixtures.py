@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
+from django.db import transaction
 from rest_framework.test import APIClient
 
 from .api_support import open_book
@@ -44,3 +48,18 @@ def trader_client(db):
 @pytest.fixture
 def admin_client_api(db):
     return _client_for(UserFactory(username="root1", is_superuser=True, is_staff=True))
+
+
+@contextmanager
+def module_data(django_db_blocker) -> Iterator[None]:
+    """For data built once per test module (a marked book takes seconds): a transaction that
+    is rolled back when the module ends. Each test still runs in a nested one of its own
+    (pytest-django's ``db``), so what one test writes never reaches another."""
+    with django_db_blocker.unblock():
+        atomic = transaction.atomic()
+        atomic.__enter__()
+        try:
+            yield
+        finally:
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)

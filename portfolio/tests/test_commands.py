@@ -408,3 +408,12 @@ def test_seed_demo_marks_every_business_day_from_the_first_trade():
     assert pending.exclude(created_by=None).get().created_by.username == "demo-trader"
     assert not pending.filter(var_99_after=None).exists()
     assert f"trades: {pending.count()} proposal(s) pending approval" in out
+    # and the morning pack of the proposals' day, built from the last close, listing them
+    from briefing.models import MorningPack
+
+    pack = MorningPack.objects.get(portfolio=portfolio)
+    day = pending.first().date
+    assert (pack.date, pack.as_of) == (day, end if day > end else calc.previous_business_day(end))
+    assert len(pack.content["proposals"]) == pending.count()
+    assert f"generated the morning pack of {day.isoformat()}" in out
+    assert "http://127.0.0.1:8000/briefing/latest/" in out

@@ -3,7 +3,8 @@
 The data (instruments, two years of synthetic closes, strategies, a year of trades, two cash
 flows, risk limits) comes from the pure ``portfolio.demo`` and ``risk.demo`` modules and is
 written through the services in one transaction; the marks and the EOD risk snapshots follow,
-one day per transaction, then the attribution as of the last day. It lives in ``ops`` because it
+one day per transaction, then the attribution as of the last day, the day's proposals and its
+morning pack. It lives in ``ops`` because it
 spans every app. The demo users get a fresh random password on every run (never a well-known
 one), printed once, because this command is how people log in.
 """
@@ -24,6 +25,7 @@ from rest_framework.authtoken.models import Token
 
 from attribution import report as attribution_report
 from attribution import services as attribution_services
+from briefing import services as briefing_services
 from pms_project.errors import PMSError
 from portfolio import calculations as calc
 from portfolio import demo, selectors, services
@@ -108,7 +110,8 @@ class Command(BaseCommand):
                 portfolio, start, end = self._create_data()
                 if not options["no_mtm"]:
                     self._mark(portfolio, start, end)
-                    self._propose(portfolio, end)
+                    day = self._propose(portfolio, end)
+                    self._brief(portfolio, day)
             except PMSError as exc:
                 raise CommandError(f"{exc.field}: {exc.message}") from exc
         # Passwords are reset last, so a failed run never leaves users with unprinted passwords.
@@ -205,7 +208,7 @@ class Command(BaseCommand):
             f"by segment since {start.isoformat()}) in {time.monotonic() - started:.1f}s"
         )
 
-    def _propose(self, portfolio: Portfolio, end: dt.date) -> None:
+    def _propose(self, portfolio: Portfolio, end: dt.date) -> dt.date:
         """The morning's work for the approver: generated proposals (the system's) and one
         manual proposal of demo-trader, pending in the admin."""
         today = selectors.today()
@@ -225,6 +228,16 @@ class Command(BaseCommand):
             f"proposed for {day.isoformat()}: {result.signals} signals, "
             f"{len(result.created)} generated proposals and 1 manual one pending approval "
             f"in {time.monotonic() - started:.1f}s"
+        )
+        return day
+
+    def _brief(self, portfolio: Portfolio, day: dt.date) -> None:
+        """The morning pack of the proposals' day, as the pre-open pipeline generates it."""
+        started = time.monotonic()
+        pack = briefing_services.morning_pack_generate(portfolio=portfolio, business_date=day)
+        self.stdout.write(
+            f"generated the morning pack of {day.isoformat()} (as of the close of "
+            f"{pack.as_of.isoformat()}) in {time.monotonic() - started:.1f}s"
         )
 
     def _summary(self, portfolio: Portfolio) -> None:
@@ -287,6 +300,8 @@ class Command(BaseCommand):
             )
         token = users[0].token
         lines += [
+            f"  desk:     {BASE_URL}/  (the dashboard)  ·  {BASE_URL}/briefing/latest/  "
+            "(the morning pack; print it for paper)",
             f"  admin:    {BASE_URL}/admin/  (user demo)",
             f"  API docs: {BASE_URL}/api/docs/",
             f'  example:  curl -H "Authorization: Token {token}" {BASE_URL}/api/portfolio/book/',
