@@ -189,7 +189,11 @@ STORAGES = {
 # The demo serves static files with runserver/whitenoise without a collectstatic step.
 WHITENOISE_USE_FINDERS = True
 
-LOGIN_URL = "/admin/login/"
+# The desk's pages have their own login: the admin's accepts staff only, and viewers and traders
+# are not staff.
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/login/"
 
 # --- REST framework --------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.auth.views import LoginView, LogoutView
 from django.http import HttpResponse, JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -41,6 +42,8 @@ urlpatterns = [
     path("", briefing_views.dashboard, name="dashboard"),
     path("healthz", healthz, name="healthz"),
     path("favicon.ico", favicon, name="favicon"),
+    path("login/", LoginView.as_view(template_name="briefing/login.html"), name="login"),
+    path("logout/", LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/portfolio/", include("portfolio.api.urls")),
     path("api/trades/", include("trades.api.urls")),

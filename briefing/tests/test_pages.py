@@ -36,7 +36,28 @@ def charts_in(html: str) -> set[str]:
 def test_anonymous_visitors_are_sent_to_the_login(desk, client, path):
     response = client.get(path)
     assert response.status_code == 302
-    assert response["Location"] == f"/admin/login/?next={path}"
+    assert response["Location"] == f"/login/?next={path}"
+
+
+def test_a_viewer_logs_in_on_the_desk_login_page_and_out(desk, client):
+    # Given a viewer (not staff: the admin's login would refuse them)
+    user = UserFactory(username="viewer2", groups=["viewer"])
+    user.set_password("s3cret-Pw!")
+    user.save()
+    # When they log in through the desk's page, from the pack they wanted
+    page = client.get("/login/?next=/briefing/latest/")
+    assert page.status_code == 200 and 'name="password"' in page.content.decode()
+    wrong = client.post("/login/", {"username": "viewer2", "password": "nope", "next": "/"})
+    assert wrong.status_code == 200 and "correct username and password" in wrong.content.decode()
+    response = client.post(
+        "/login/", {"username": "viewer2", "password": "s3cret-Pw!", "next": "/briefing/latest/"}
+    )
+    # Then they land there, and the dashboard offers a log out
+    assert response.status_code == 302 and response["Location"] == "/briefing/latest/"
+    html = client.get("/").content.decode()
+    assert "Log out viewer2" in html
+    assert client.post("/logout/")["Location"] == "/login/"
+    assert client.get("/").status_code == 302
 
 
 def test_a_user_without_a_desk_role_is_refused(desk, pack):

@@ -300,8 +300,8 @@ class Command(BaseCommand):
             )
         token = users[0].token
         lines += [
-            f"  desk:     {BASE_URL}/  (the dashboard)  ·  {BASE_URL}/briefing/latest/  "
-            "(the morning pack; print it for paper)",
+            f"  desk:     {BASE_URL}/  (the dashboard; log in at {BASE_URL}/login/ as any user)"
+            f"  ·  {BASE_URL}/briefing/latest/  (the morning pack; print it for paper)",
             f"  admin:    {BASE_URL}/admin/  (user demo)",
             f"  API docs: {BASE_URL}/api/docs/",
             f'  example:  curl -H "Authorization: Token {token}" {BASE_URL}/api/portfolio/book/',
