@@ -30,7 +30,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 demo-data: $(STAMP)
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput
 	$(DEMO_ENV) $(PY) manage.py collectstatic --noinput -v0
-	$(DEMO_ENV) $(PY) manage.py seed_demo
+	$(DEMO_ENV) PMS_BASE_URL=http://$(RUN_ADDR) $(PY) manage.py seed_demo
 
 # Starts (or reuses) the embedded PostgreSQL, runs `serve`, and stops the server when `serve` ends
 # (Ctrl-C included) unless it was already running before.

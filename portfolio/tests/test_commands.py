@@ -299,7 +299,7 @@ def test_demo_prices_are_deterministic_positive_business_day_closes():
     assert demo.history_end(dt.date(2026, 11, 30)) == dt.date(2026, 11, 27)  # Monday → Friday
 
 
-def test_seed_demo_builds_the_desk_and_a_rerun_only_resets_passwords():
+def test_seed_demo_builds_the_desk_and_a_rerun_only_resets_passwords(settings):
     # When the demo is seeded without marks
     out = run("seed_demo", "--no-mtm")
 
@@ -356,9 +356,12 @@ def test_seed_demo_builds_the_desk_and_a_rerun_only_resets_passwords():
     assert not approver.is_superuser
     assert "http://127.0.0.1:8000/api/portfolio/book/" in out
 
-    # When it runs again
+    # When it runs again, for a server on another address (make run passes RUN_ADDR)
     counts = _row_counts()
+    settings.PMS_BASE_URL = "http://127.0.0.1:8731"
     out2 = run("seed_demo", "--no-mtm")
+    assert "http://127.0.0.1:8731/api/portfolio/book/" in out2
+    assert "127.0.0.1:8000" not in out2
 
     # Then no data is duplicated, and only the passwords changed
     assert "already exists" in out2

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -40,7 +41,6 @@ from trades import services as trades_services
 from trades.choices import ProposalStatus
 from trades.models import TradeProposal
 
-BASE_URL = "http://127.0.0.1:8000"
 # Desk groups whose work is done in the admin (risk edits limits and stress scenarios there,
 # approvers decide trade proposals there).
 ADMIN_ROLES = frozenset({"risk", "approver"})
@@ -299,16 +299,17 @@ class Command(BaseCommand):
                 f"  {u.username:<14} role {u.role:<9} password: {u.password}  token: {u.token}"
             )
         token = users[0].token
+        base = settings.PMS_BASE_URL
         lines += [
-            f"  desk:     {BASE_URL}/  (the dashboard; log in at {BASE_URL}/login/ as any user)"
-            f"  ·  {BASE_URL}/briefing/latest/  (the morning pack; print it for paper)",
-            f"  admin:    {BASE_URL}/admin/  (user demo)",
-            f"  API docs: {BASE_URL}/api/docs/",
-            f'  example:  curl -H "Authorization: Token {token}" {BASE_URL}/api/portfolio/book/',
-            f"  risk:     {BASE_URL}/api/risk/live/  ·  {BASE_URL}/api/risk/stress/",
-            f"  perf:     {BASE_URL}/api/attribution/?period=MTD&by=strategy  ·  "
-            f"{BASE_URL}/api/attribution/series/?period=YTD",
-            f"  approve:  {BASE_URL}/admin/trades/tradeproposal/?status__exact=pending  "
+            f"  desk:     {base}/  (the dashboard; log in at {base}/login/ as any user)"
+            f"  ·  {base}/briefing/latest/  (the morning pack; print it for paper)",
+            f"  admin:    {base}/admin/  (user demo)",
+            f"  API docs: {base}/api/docs/",
+            f'  example:  curl -H "Authorization: Token {token}" {base}/api/portfolio/book/',
+            f"  risk:     {base}/api/risk/live/  ·  {base}/api/risk/stress/",
+            f"  perf:     {base}/api/attribution/?period=MTD&by=strategy  ·  "
+            f"{base}/api/attribution/series/?period=YTD",
+            f"  approve:  {base}/admin/trades/tradeproposal/?status__exact=pending  "
             "(user demo-approver)",
         ]
         self.stdout.write("\n".join(lines))
