@@ -156,11 +156,11 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # TTLs in seconds (SPEC §7; the predecessor's numbers).
+PMS_CACHE_TTL = {"book": 30, "risk": 60, "morning_pack": 300, "attribution": 300}
+
 # Where people reach the site: seed_demo prints its login hints with it (`make run` sets it from
 # RUN_ADDR).
 PMS_BASE_URL = env_str("PMS_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
-
-PMS_CACHE_TTL = {"book": 30, "risk": 60, "morning_pack": 300, "attribution": 300}
 
 # --- Celery ----------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
