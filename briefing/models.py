@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
+from pms_project.cache import InvalidatingQuerySet
 from portfolio.models import Portfolio
 
 
@@ -23,6 +24,9 @@ class MorningPack(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+
+    cache_namespaces = ("briefing",)
+    objects = InvalidatingQuerySet.as_manager()
 
     class Meta:
         ordering = ["portfolio", "-date"]

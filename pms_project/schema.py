@@ -249,10 +249,52 @@ def _add_links(schema: dict) -> None:
                 response.setdefault("links", {}).update(copy.deepcopy(present))
 
 
+# The cached GETs (pms_project.cache): their 200 body has "cached" first, and X-Cache says so.
+CACHED_PATHS = frozenset(
+    {
+        "/api/portfolio/book/",
+        "/api/risk/live/",
+        "/api/attribution/",
+        "/api/attribution/series/",
+        "/api/briefing/latest/",
+        "/api/briefing/{day}/",
+    }
+)
+CACHED_FLAG = {
+    "type": "object",
+    "properties": {
+        "cached": {
+            "type": "boolean",
+            "description": "true when served from the cache (then X-Cache is HIT)",
+        }
+    },
+    "required": ["cached"],
+}
+X_CACHE = {
+    "X-Cache": {
+        "schema": {"type": "string", "enum": ["HIT", "MISS"]},
+        "description": "HIT: served from the cache; MISS: computed now",
+        "required": True,
+    }
+}
+
+
+def _document_cache(schema: dict) -> None:
+    for path in CACHED_PATHS & schema.get("paths", {}).keys():
+        ok = schema["paths"][path].get("get", {}).get("responses", {}).get("200")
+        if not ok:
+            continue
+        content = ok.get("content", {}).get(JSON)
+        if content and "schema" in content:
+            content["schema"] = {"allOf": [content["schema"], copy.deepcopy(CACHED_FLAG)]}
+        ok.setdefault("headers", {}).update(copy.deepcopy(X_CACHE))
+
+
 def postprocess_error_responses_and_links(result, generator, request, public, **kwargs):
     """drf-spectacular postprocessing hook (see the module docstring)."""
     components = result.setdefault("components", {}).setdefault("schemas", {})
     components[ERROR_COMPONENT] = copy.deepcopy(ERROR_SCHEMA)
+    _document_cache(result)
     for operation in _operations(result):
         _add_error_responses(operation)
         _json_only_list_bodies(operation)

@@ -92,6 +92,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # After a successful write to the book's API, the book is stored again (SPEC §7).
+    "pms_project.cache.WriteThroughMiddleware",
 ]
 
 ROOT_URLCONF = "pms_project.urls"
@@ -142,16 +144,15 @@ if REDIS_URL:
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "OPTIONS": {
-                # A hung Redis must cost a request tens of milliseconds, not seconds.
+                # A hung Redis must cost a request tens of milliseconds, not seconds. Errors are
+                # not ignored here: pms_project.cache catches them, falls back to the database
+                # and logs once per outage (django-redis would log every request).
                 "SOCKET_CONNECT_TIMEOUT": 0.05,
                 "SOCKET_TIMEOUT": 0.05,
-                "IGNORE_EXCEPTIONS": True,
             },
             "KEY_PREFIX": "pms",
         }
     }
-    DJANGO_REDIS_IGNORE_EXCEPTIONS = True
-    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

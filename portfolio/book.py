@@ -1,7 +1,9 @@
 """The book: open positions at each instrument's latest mark, with NAV, exposures and P&L.
 
-A read: a fixed number of queries whatever the number of positions (each sleeve's last execution
-rides on the positions query as a subquery).
+A read of plain rows, no model instances, in a fixed number of queries whatever the number of
+positions: each instrument's last close rides on the positions query as a subquery, and the last
+executions are read, in one more query, only when some open sleeve's instrument was never priced.
+``portfolio.book_json`` renders the book as the API's JSON.
 
 Marks. An open position is marked at its instrument's latest mark: the intraday mark when it is
 newer than the last close (``price_source`` "intraday"), else the last close ("close"), else, for
@@ -38,7 +40,7 @@ import datetime as dt
 import logging
 from decimal import Decimal
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import F, OuterRef, Subquery
 
 from . import calculations as calc
 from . import selectors
@@ -51,18 +53,74 @@ class Unvalued(Exception):
     """A position the book cannot value; the message is the reason shown to the desk."""
 
 
-def _quote(p: Position, marks: dict[int, selectors.LatestMark]) -> tuple[Decimal, dt.date, str]:
+def _sleeves(portfolio: Portfolio) -> list[dict]:
+    """Every sleeve of the portfolio, flat ones included (their realized P&L counts), as plain
+    rows in the book's order, each with its instrument's last close and intraday mark: no model
+    instances, which would cost more than the book's arithmetic."""
+    return list(
+        Position.objects.filter(portfolio=portfolio)
+        .order_by("instrument__symbol", "strategy__code")
+        .values(
+            "id",
+            "instrument_id",
+            "strategy_id",
+            "quantity",
+            "avg_cost",
+            "realized_pnl",
+            "opened_date",
+            symbol=F("instrument__symbol"),
+            asset_class=F("instrument__asset_class"),
+            currency=F("instrument__currency"),
+            multiplier=F("instrument__multiplier"),
+            strategy_code=F("strategy__code"),
+            last_price=F("instrument__last_price"),
+            last_price_at=F("instrument__last_price_at"),
+            **selectors.latest_close_columns("instrument"),
+        )
+    )
+
+
+def _mark(p: dict) -> selectors.LatestMark | None:
+    """The latest close or intraday mark of a sleeve's instrument."""
+    return selectors.latest_mark(
+        close_date=p["close_date"],
+        close=p["close"],
+        last_price=p["last_price"],
+        last_price_at=p["last_price_at"],
+    )
+
+
+def _last_executions(portfolio: Portfolio, sleeves: list[dict]) -> dict[selectors.Sleeve, tuple]:
+    """The last execution (price, trade date) of each of ``sleeves``, whose instruments were never
+    priced. One query, and none in the usual book where every instrument has a close: asking
+    every sleeve would cost the positions query as much again."""
+    if not sleeves:
+        return {}
+    rows = (
+        Execution.objects.filter(
+            portfolio=portfolio, instrument_id__in={p["instrument_id"] for p in sleeves}
+        )
+        .order_by("instrument_id", "strategy_id", "-trade_date", "-id")
+        .distinct("instrument_id", "strategy_id")
+        .values_list("instrument_id", "strategy_id", "price", "trade_date")
+    )
+    return {(iid, sid): (price, day) for iid, sid, price, day in rows}
+
+
+def _quote(
+    p: dict, mark: selectors.LatestMark | None, last_execution: tuple | None
+) -> tuple[Decimal, dt.date, str]:
     """The price, date and source a position is marked at."""
-    mark = marks.get(p.instrument_id)
     if mark is not None:
         return mark.price, mark.date, "intraday" if mark.intraday else "close"
-    if p.last_execution_price is not None:
-        return p.last_execution_price, p.last_execution_date, "execution"
-    raise Unvalued(f"no close, intraday mark or execution price for {p.instrument.symbol}")
+    if last_execution is not None:
+        price, trade_date = last_execution
+        return price, trade_date, "execution"
+    raise Unvalued(f"no close, intraday mark or execution price for {p['symbol']}")
 
 
 def _value(
-    p: Position,
+    p: dict,
     *,
     quote: tuple[Decimal, dt.date, str],
     rate: Decimal,
@@ -71,11 +129,10 @@ def _value(
     stale_before: dt.date,
 ) -> dict:
     """One valued row of the book; raises ``Unvalued`` when its numbers do not fit."""
-    inst = p.instrument
     price, price_date, source = quote
-    state = calc.LedgerState(p.quantity, p.avg_cost, p.realized_pnl)
+    state = calc.LedgerState(p["quantity"], p["avg_cost"], p["realized_pnl"])
     m = calc.mark(
-        state, price=price, fx=rate, multiplier=inst.multiplier, previous_total=previous_total
+        state, price=price, fx=rate, multiplier=p["multiplier"], previous_total=previous_total
     )
     # Quantity, average cost, price and realized P&L come from columns of their own shape; what
     # the mark computes may not fit.
@@ -84,15 +141,15 @@ def _value(
         raise Unvalued(
             f"its {too_large} ({getattr(m, too_large):.4E}) is out of range for the book's columns"
         )
-    row = {
-        "id": p.id,
-        "instrument_id": inst.id,
-        "symbol": inst.symbol,
-        "asset_class": inst.asset_class,
-        "currency": inst.currency,
-        "strategy": p.strategy.code,
-        "quantity": p.quantity,
-        "avg_cost": p.avg_cost,
+    return {
+        "id": p["id"],
+        "instrument_id": p["instrument_id"],
+        "symbol": p["symbol"],
+        "asset_class": p["asset_class"],
+        "currency": p["currency"],
+        "strategy": p["strategy_code"],
+        "quantity": p["quantity"],
+        "avg_cost": p["avg_cost"],
         "price": price,
         "price_date": price_date,
         "price_source": source,
@@ -101,19 +158,18 @@ def _value(
         "fx": rate,
         "exposure": m.exposure,
         "unrealized": m.unrealized,
-        "realized_pnl": p.realized_pnl,
+        "realized_pnl": p["realized_pnl"],
         "daily_pnl": m.daily_pnl,
-        "opened_date": p.opened_date,
+        "opened_date": p["opened_date"],
     }
-    return row
 
 
-def _unvalued(p: Position, reason: str) -> dict:
+def _unvalued(p: dict, reason: str) -> dict:
     return {
-        "id": p.id,
-        "symbol": p.instrument.symbol,
-        "strategy": p.strategy.code,
-        "quantity": p.quantity,
+        "id": p["id"],
+        "symbol": p["symbol"],
+        "strategy": p["strategy_code"],
+        "quantity": p["quantity"],
         "reason": reason,
     }
 
@@ -127,32 +183,21 @@ def book_get(portfolio: Portfolio) -> dict:
 def _book(portfolio: Portfolio) -> dict:
     today = selectors.today()
     stale_before = calc.previous_business_day(today)
-    last_execution = Execution.objects.filter(
-        portfolio=OuterRef("portfolio"),
-        instrument=OuterRef("instrument"),
-        strategy=OuterRef("strategy"),
-    ).order_by("-trade_date", "-id")
-    positions = list(
-        Position.objects.filter(portfolio=portfolio)
-        .select_related("instrument", "strategy")
-        .annotate(
-            last_execution_price=Subquery(last_execution.values("price")[:1]),
-            last_execution_date=Subquery(last_execution.values("trade_date")[:1]),
-        )
-        .order_by("instrument__symbol", "strategy__code")
-    )
-    open_positions = [p for p in positions if p.quantity != 0]
+    positions = _sleeves(portfolio)
+    open_positions = [p for p in positions if p["quantity"] != 0]
     base = portfolio.base_currency
-    currencies = {p.instrument.currency for p in open_positions}
-    pairs = selectors.fx_pairs(base=base, currencies=currencies)
-    # One read of the latest marks serves the positions and the FX pairs that convert them.
-    marks = selectors.latest_marks({p.instrument_id for p in open_positions} | pairs.keys())
-    fx = selectors.fx_latest_rates(base=base, pairs=pairs, marks=marks)
+    fx = selectors.fx_latest_rates_for(
+        base=base, currencies={p["currency"] for p in open_positions}
+    )
+    marks = {p["id"]: _mark(p) for p in open_positions}
+    last_executions = _last_executions(
+        portfolio, [p for p in open_positions if marks[p["id"]] is None]
+    )
     as_of = max(
         (
-            marks[p.instrument_id].date
+            mark.date
             for p in open_positions
-            if p.instrument_id in marks and p.instrument.currency in fx
+            if (mark := marks[p["id"]]) is not None and p["currency"] in fx
         ),
         default=today,
     )
@@ -164,31 +209,33 @@ def _book(portfolio: Portfolio) -> dict:
     previous_total = dict(
         Position.objects.filter(portfolio=portfolio)
         .annotate(prev_total=Subquery(prev.values("total_pnl")[:1]))
+        .order_by()  # a dict: the model's ordering would only sort
         .values_list("id", "prev_total")
     )
 
     rows, unvalued = [], []
     unrealized_sum = daily_sum = calc.ZERO
-    realized_sum = sum((p.realized_pnl for p in positions), calc.ZERO)
+    realized_sum = sum((p["realized_pnl"] for p in positions), calc.ZERO)
     for p in positions:
-        if p.quantity == 0:
+        if p["quantity"] == 0:
             # Flat sleeves still carry realized P&L into NAV and the day's P&L.
-            daily_sum += p.realized_pnl - (previous_total.get(p.id) or calc.ZERO)
+            daily_sum += p["realized_pnl"] - (previous_total.get(p["id"]) or calc.ZERO)
             continue
-        inst = p.instrument
+        currency = p["currency"]
         try:
-            quote = _quote(p, marks)
-            rate = fx.get(inst.currency)
+            sleeve = (p["instrument_id"], p["strategy_id"])
+            quote = _quote(p, marks[p["id"]], last_executions.get(sleeve))
+            rate = fx.get(currency)
             if rate is None:
                 raise Unvalued(
-                    f"no {inst.currency}{base} (or {base}{inst.currency}) rate at all "
-                    f"to convert {inst.currency} to {base}"
+                    f"no {currency}{base} (or {base}{currency}) rate at all "
+                    f"to convert {currency} to {base}"
                 )
             row = _value(
                 p,
                 quote=quote,
                 rate=rate,
-                previous_total=previous_total.get(p.id) or calc.ZERO,
+                previous_total=previous_total.get(p["id"]) or calc.ZERO,
                 today=today,
                 stale_before=stale_before,
             )
@@ -200,7 +247,7 @@ def _book(portfolio: Portfolio) -> dict:
             continue
         except Exception as exc:
             # Pure arithmetic on one row: whatever went wrong stays with that row.
-            logger.exception("book %s: position %s cannot be valued", portfolio.code, p.id)
+            logger.exception("book %s: position %s cannot be valued", portfolio.code, p["id"])
             unvalued.append(_unvalued(p, f"its valuation failed ({type(exc).__name__})"))
             continue
         unrealized_sum += row["unrealized"]

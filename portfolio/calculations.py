@@ -184,49 +184,57 @@ class Mark:
 
     def unstorable(self) -> str | None:
         """The first value too large for its column, or None when the mark can be stored."""
-        limits = {
-            "fx": RATE_LIMIT,
-            "exposure": MONEY_LIMIT,
-            "unrealized": MONEY_LIMIT,
-            "total_pnl": MONEY_LIMIT,
-            "daily_pnl": MONEY_LIMIT,
-        }
-        return next((f for f, limit in limits.items() if abs(getattr(self, f)) >= limit), None)
+        return next((f for f, limit in _MARK_LIMITS if abs(getattr(self, f)) >= limit), None)
+
+
+# The magnitude each computed value of a mark must stay under to fit its column.
+_MARK_LIMITS = (
+    ("fx", RATE_LIMIT),
+    ("exposure", MONEY_LIMIT),
+    ("unrealized", MONEY_LIMIT),
+    ("total_pnl", MONEY_LIMIT),
+    ("daily_pnl", MONEY_LIMIT),
+)
 
 
 def exposure(*, quantity: Decimal, multiplier: Decimal, price: Decimal, fx: Decimal) -> Decimal:
-    with localcontext() as ctx:
-        ctx.prec = _PRECISION
-        return money(quantity * multiplier * price * fx)
+    with precise():
+        return _exposure(quantity, multiplier, price, fx)
 
 
 def unrealized(
     *, quantity: Decimal, avg_cost: Decimal, multiplier: Decimal, price: Decimal, fx: Decimal
 ) -> Decimal:
-    with localcontext() as ctx:
-        ctx.prec = _PRECISION
-        return money((price - avg_cost) * quantity * multiplier * fx)
+    with precise():
+        return _unrealized(quantity, avg_cost, multiplier, price, fx)
+
+
+# The formulas, in the caller's 50-digit context: ``mark`` runs once per position of a book or a
+# mark-to-market, and a context switch costs as much as the arithmetic.
+def _exposure(quantity: Decimal, multiplier: Decimal, price: Decimal, fx: Decimal) -> Decimal:
+    return money(quantity * multiplier * price * fx)
+
+
+def _unrealized(
+    quantity: Decimal, avg_cost: Decimal, multiplier: Decimal, price: Decimal, fx: Decimal
+) -> Decimal:
+    return money((price - avg_cost) * quantity * multiplier * fx)
 
 
 def mark(
     state: LedgerState, *, price: Decimal, fx: Decimal, multiplier: Decimal, previous_total: Decimal
 ) -> Mark:
     """Mark one position: total = realized to date + unrealized; daily = total − previous total."""
+    quantity, realized = state.quantity, state.realized_pnl
     with precise():
-        unreal = unrealized(
-            quantity=state.quantity,
-            avg_cost=state.avg_cost,
-            multiplier=multiplier,
-            price=price,
-            fx=fx,
-        )
-        total = money(state.realized_pnl + unreal)
+        unreal = _unrealized(quantity, state.avg_cost, multiplier, price, fx)
+        total = money(realized + unreal)
         return Mark(
-            quantity=state.quantity,
+            quantity=quantity,
             price=price,
             fx=fx,
-            exposure=exposure(quantity=state.quantity, multiplier=multiplier, price=price, fx=fx),
-            realized_pnl=state.realized_pnl,
+            exposure=_exposure(quantity, multiplier, price, fx),
+            realized_pnl=realized,
             unrealized=unreal,
             total_pnl=total,
             daily_pnl=money(total - previous_total),

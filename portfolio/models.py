@@ -15,6 +15,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Cast
 
+from pms_project.cache import MARKET, InvalidatingQuerySet
 from pms_project.validators import (
     code_validator,
     currency_validator,
@@ -46,6 +47,9 @@ class Portfolio(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
+    cache_namespaces = MARKET
+    objects = InvalidatingQuerySet.as_manager()
+
     class Meta:
         ordering = ["code"]
 
@@ -61,6 +65,9 @@ class CashFlow(models.Model):
     amount = models.DecimalField(**MONEY)
     note = models.CharField(max_length=200, blank=True, validators=[plain_text_validator])
     created_at = models.DateTimeField(auto_now_add=True)
+
+    cache_namespaces = MARKET
+    objects = InvalidatingQuerySet.as_manager()
 
     class Meta:
         ordering = ["portfolio", "date", "id"]
@@ -85,6 +92,9 @@ class Instrument(models.Model):
     # Intraday mark set by update-price; the EOD close of D falls back to it when no Price of D.
     last_price = models.DecimalField(**PRICE, null=True, blank=True)
     last_price_at = models.DateTimeField(null=True, blank=True)
+
+    cache_namespaces = MARKET
+    objects = InvalidatingQuerySet.as_manager()
 
     class Meta:
         ordering = ["symbol"]
@@ -119,6 +129,9 @@ class Strategy(models.Model):
     # What the generator trades; none named: every active instrument of the strategy's asset
     # class, or every active instrument when the strategy has no asset class.
     instruments = models.ManyToManyField(Instrument, blank=True, related_name="strategies")
+
+    cache_namespaces = MARKET
+    objects = InvalidatingQuerySet.as_manager()
 
     class Meta:
         ordering = ["code"]
@@ -156,6 +169,9 @@ class Price(models.Model):
         db_persist=True,
     )
 
+    cache_namespaces = MARKET
+    objects = InvalidatingQuerySet.as_manager()
+
     class Meta:
         ordering = ["instrument", "date"]
         constraints = [
@@ -189,6 +205,9 @@ class Position(models.Model):
     closed_date = models.DateField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    cache_namespaces = MARKET
+    objects = InvalidatingQuerySet.as_manager()
+
     class Meta:
         ordering = ["portfolio", "instrument", "strategy"]
         constraints = [
@@ -220,6 +239,9 @@ class Execution(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    cache_namespaces = MARKET
+    objects = InvalidatingQuerySet.as_manager()
 
     class Meta:
         ordering = ["trade_date", "id"]
@@ -255,6 +277,9 @@ class PositionSnapshot(models.Model):
     total_pnl = models.DecimalField(**MONEY)
     daily_pnl = models.DecimalField(**MONEY)
 
+    cache_namespaces = MARKET
+    objects = InvalidatingQuerySet.as_manager()
+
     class Meta:
         ordering = ["date", "position"]
         constraints = [
@@ -276,6 +301,9 @@ class NavSnapshot(models.Model):
     flow = models.DecimalField(**MONEY)
     daily_return = models.FloatField()
     created_at = models.DateTimeField(auto_now=True)
+
+    cache_namespaces = MARKET
+    objects = InvalidatingQuerySet.as_manager()
 
     class Meta:
         ordering = ["portfolio", "date"]

@@ -82,25 +82,51 @@ class LatestMark:
     intraday: bool
 
 
+def latest_close_columns(instrument: str) -> dict[str, Subquery]:
+    """``close_date`` and ``close``: the last imported close of the instrument ``instrument``
+    names in the outer query, as columns of that query (the input of ``latest_mark``)."""
+    last_close = Price.objects.filter(instrument=OuterRef(instrument)).order_by("-date")
+    return {
+        "close_date": Subquery(last_close.values("date")[:1]),
+        "close": Subquery(last_close.values("close")[:1]),
+    }
+
+
+def latest_mark(
+    *,
+    close_date: dt.date | None,
+    close: Decimal | None,
+    last_price: Decimal | None,
+    last_price_at: dt.datetime | None,
+) -> LatestMark | None:
+    """The intraday mark when it is newer than the last close, else the last close, else None."""
+    intraday_date = timezone.localdate(last_price_at, dt.UTC) if last_price_at else None
+    if intraday_date is not None and (close_date is None or intraday_date > close_date):
+        return LatestMark(last_price, intraday_date, True)
+    if close_date is not None:
+        return LatestMark(close, close_date, False)
+    return None
+
+
+def _marks(rows: Iterable[tuple]) -> dict[int, LatestMark]:
+    """Rows of (instrument id, close_date, close, last_price, last_price_at) → their marks."""
+    marks: dict[int, LatestMark] = {}
+    for iid, close_date, close, last_price, last_price_at in rows:
+        mark = latest_mark(
+            close_date=close_date, close=close, last_price=last_price, last_price_at=last_price_at
+        )
+        if mark is not None:
+            marks[iid] = mark
+    return marks
+
+
 def latest_marks(instrument_ids: Iterable[int]) -> dict[int, LatestMark]:
     """Each instrument's latest mark: the intraday mark when newer than the last close."""
-    last_close = Price.objects.filter(instrument=OuterRef("pk")).order_by("-date")
-    rows = Instrument.objects.filter(id__in=set(instrument_ids)).annotate(
-        close_date=Subquery(last_close.values("date")[:1]),
-        close=Subquery(last_close.values("close")[:1]),
+    return _marks(
+        Instrument.objects.filter(id__in=set(instrument_ids))
+        .annotate(**latest_close_columns("pk"))
+        .values_list("id", "close_date", "close", "last_price", "last_price_at")
     )
-    marks: dict[int, LatestMark] = {}
-    for inst in rows:
-        intraday_date = (
-            timezone.localdate(inst.last_price_at, dt.UTC) if inst.last_price_at else None
-        )
-        if intraday_date is not None and (
-            inst.close_date is None or intraday_date > inst.close_date
-        ):
-            marks[inst.id] = LatestMark(inst.last_price, intraday_date, True)
-        elif inst.close_date is not None:
-            marks[inst.id] = LatestMark(inst.close, inst.close_date, False)
-    return marks
 
 
 def closes_frame(
@@ -177,18 +203,41 @@ class FxTable:
             ) from None
 
 
-def fx_pairs(*, base: str, currencies: Iterable[str]) -> dict[int, tuple[str, bool]]:
-    """The pair instruments converting ``currencies`` to ``base``: id → (currency, is direct)."""
+def _pair_symbols(base: str, currencies: Iterable[str]) -> dict[str, tuple[str, bool]]:
+    """The symbols of the pairs converting ``currencies`` to ``base``: symbol → (currency, is
+    direct)."""
     wanted: dict[str, tuple[str, bool]] = {}
     for ccy in set(currencies) - {base}:
         wanted[f"{ccy}{base}"] = (ccy, True)
         wanted[f"{base}{ccy}"] = (ccy, False)
+    return wanted
+
+
+def fx_pairs(*, base: str, currencies: Iterable[str]) -> dict[int, tuple[str, bool]]:
+    """The pair instruments converting ``currencies`` to ``base``: id → (currency, is direct)."""
+    wanted = _pair_symbols(base, currencies)
     if not wanted:
         return {}
     return {
         iid: wanted[symbol]
         for iid, symbol in Instrument.objects.filter(symbol__in=wanted).values_list("id", "symbol")
     }
+
+
+def fx_latest_rates_for(*, base: str, currencies: Iterable[str]) -> dict[str, Decimal]:
+    """``fx_latest_rates`` of the pairs converting ``currencies``: the pairs and their latest
+    marks read in one query (no query when every currency is the base)."""
+    wanted = _pair_symbols(base, currencies)
+    if not wanted:
+        return fx_latest_rates(base=base, pairs={}, marks={})
+    rows = list(
+        Instrument.objects.filter(symbol__in=wanted)
+        .annotate(**latest_close_columns("pk"))
+        .values_list("id", "symbol", "close_date", "close", "last_price", "last_price_at")
+    )
+    pairs = {iid: wanted[symbol] for iid, symbol, *_ in rows}
+    marks = _marks((iid, *mark) for iid, _, *mark in rows)
+    return fx_latest_rates(base=base, pairs=pairs, marks=marks)
 
 
 def fx_table(

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from pms_project.cache import InvalidatingQuerySet
 from pms_project.validators import plain_text_validator
 from portfolio.choices import AssetClass
 from portfolio.models import Instrument, Portfolio
@@ -44,6 +45,9 @@ class RiskLimit(models.Model):
         help_text="breach at or above this fraction of NAV",
     )
     updated_at = models.DateTimeField(auto_now=True)
+
+    cache_namespaces = ("risk",)
+    objects = InvalidatingQuerySet.as_manager()
 
     class Meta:
         ordering = ["portfolio", "metric"]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
-from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from pms_project import cache
 from portfolio.api.views import PORTFOLIO_PARAM, portfolio_of, valid
 
 from .. import report
@@ -22,19 +24,6 @@ WINDOW_PARAMS = [
 ]
 
 
-def window_of(request: Request, serializer_class=s.WindowQuerySerializer):
-    query = valid(serializer_class, request.query_params)
-    portfolio = portfolio_of(request)
-    window = report.resolve_window(
-        portfolio,
-        period=query.get("period"),
-        as_of=query.get("as_of"),
-        start=query.get("from"),
-        end=query.get("to"),
-    )
-    return portfolio, window, query
-
-
 class AttributionView(APIView):
     """P&L and Carino-linked contributions by segment over a period, with the TWR and the
     statistics of its daily returns."""
@@ -46,16 +35,60 @@ class AttributionView(APIView):
         ],
         responses=s.AttributionSerializer,
     )
-    def get(self, request: Request) -> Response:
-        portfolio, window, query = window_of(request, s.AttributionQuerySerializer)
-        result = report.attribution_by(portfolio, window, query.get("by") or Dimension.STRATEGY)
-        return Response(s.AttributionSerializer(result).data)
+    def get(self, request: Request) -> HttpResponse:
+        query = valid(s.AttributionQuerySerializer, request.query_params)
+        portfolio = portfolio_of(request)
+        params = cache_params(query, by=query.get("by") or Dimension.STRATEGY)
+        return cache.cached_response(
+            "attribution", portfolio.pk, params, lambda: attribution_body(portfolio, params)[1]
+        )
 
 
 class SeriesView(APIView):
     """The daily returns, NAV and TWR index of a period, for charts."""
 
     @extend_schema(parameters=WINDOW_PARAMS, responses=s.SeriesSerializer)
-    def get(self, request: Request) -> Response:
-        portfolio, window, _ = window_of(request)
-        return Response(s.SeriesSerializer(report.series(portfolio, window)).data)
+    def get(self, request: Request) -> HttpResponse:
+        query = valid(s.WindowQuerySerializer, request.query_params)
+        portfolio = portfolio_of(request)
+        params = cache_params(query, series=True)
+        return cache.cached_response(
+            "attribution", portfolio.pk, params, lambda: series_body(portfolio, params)[1]
+        )
+
+
+def cache_params(query: dict, **extra) -> dict:
+    """The validated parameters, defaults applied: ``?period=MTD`` and no period share a key."""
+    custom = query.get("from") is not None or query.get("to") is not None
+    return {
+        "period": query.get("period") or (None if custom else Period.MTD),
+        "as_of": query.get("as_of"),
+        "from": query.get("from"),
+        "to": query.get("to"),
+        **extra,
+    }
+
+
+def _window(portfolio, params: dict):
+    return report.resolve_window(
+        portfolio,
+        period=params["period"],
+        as_of=params["as_of"],
+        start=params["from"],
+        end=params["to"],
+    )
+
+
+def attribution_body(portfolio, params: dict) -> tuple[dict, bytes]:
+    result = report.attribution_by(portfolio, _window(portfolio, params), params["by"])
+    return params, JSONRenderer().render(s.AttributionSerializer(result).data)
+
+
+def series_body(portfolio, params: dict) -> tuple[dict, bytes]:
+    result = report.series(portfolio, _window(portfolio, params))
+    return params, JSONRenderer().render(s.SeriesSerializer(result).data)
+
+
+def warm_attribution(portfolio) -> tuple[dict, bytes]:
+    """The default request (MTD by strategy as of the last NAV snapshot), for cache_warm."""
+    return attribution_body(portfolio, cache_params({}, by=Dimension.STRATEGY))

@@ -359,6 +359,12 @@ def test_a_late_trade_and_a_re_mark_make_the_days_stale_and_the_api_shows_the_ne
     # Given the EOD step stored every day up to the last one
     services.attribution_record(portfolio=marked, business_date=LAST)
     stored_before = stored_rows(marked)
+    # and the API's answers cached (pms_project.cache)
+    combos = (("MTD", "instrument"), ("1D", "strategy"), ("ITD", "currency"))
+    for period, by in combos:
+        viewer_client.get("/api/attribution/", {"period": period, "by": by})
+        cached = viewer_client.get("/api/attribution/", {"period": period, "by": by})
+        assert cached["X-Cache"] == "HIT"
     # When a late trade is booked on Monday 8 April and Monday and Tuesday are marked again
     monday = DATES[-2]
     trade(marked, "GC", 3, close("GC", monday) + Decimal("0.3"), monday, "TREND")
@@ -368,9 +374,9 @@ def test_a_late_trade_and_a_re_mark_make_the_days_stale_and_the_api_shows_the_ne
     counts = attribution_counts()
     # And the API answers with the new numbers, without a new attribution run
     days = history(marked)
-    for period, by in (("MTD", "instrument"), ("1D", "strategy"), ("ITD", "currency")):
+    for period, by in combos:
         response = viewer_client.get("/api/attribution/", {"period": period, "by": by})
-        assert response.status_code == 200, response.content
+        assert (response.status_code, response["X-Cache"]) == (200, "MISS"), response.content
         body = response.json()
         exp = expected(days, ANCHORS_AS_OF_LAST[period], LAST)
         assert Decimal(body["pnl"]) == exp.pnl

@@ -8,7 +8,7 @@ from rest_framework import serializers
 from pms_project.serializers import IsoDateField
 
 
-class GenerateSerializer(serializers.Serializer):
+class PackGenerateSerializer(serializers.Serializer):
     date = IsoDateField(
         required=False, help_text="a business day, today at the latest; default today"
     )

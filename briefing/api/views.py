@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from pms_project import cache
 from pms_project.commands import parse_iso_date
 from pms_project.errors import PMSError
 from portfolio import selectors as portfolio_selectors
@@ -16,13 +19,27 @@ from portfolio.api.views import PORTFOLIO_PARAM, portfolio_of, valid
 from .. import selectors, services
 from . import serializers as s
 
+LATEST = {"latest": True}
+
+
+def _render(pack) -> bytes:
+    return JSONRenderer().render(s.pack_data(pack))
+
+
+def latest_body(portfolio) -> tuple[dict, bytes]:
+    """(cache parameters, body) of the latest pack, for the view and cache_warm."""
+    return LATEST, _render(selectors.pack_latest(portfolio))
+
 
 class LatestPackView(APIView):
     """The latest morning pack generated for the portfolio."""
 
     @extend_schema(parameters=[PORTFOLIO_PARAM], responses=s.MorningPackSerializer)
-    def get(self, request: Request) -> Response:
-        return Response(s.pack_data(selectors.pack_latest(portfolio_of(request))))
+    def get(self, request: Request) -> HttpResponse:
+        portfolio = portfolio_of(request)
+        return cache.cached_response(
+            "briefing", portfolio.pk, LATEST, lambda: latest_body(portfolio)[1]
+        )
 
 
 class PackOfDateView(APIView):
@@ -39,7 +56,13 @@ class PackOfDateView(APIView):
         date = parse_iso_date(day)
         if date is None:
             raise PMSError(f"{day!r} is not a date (YYYY-MM-DD)", field="date")
-        return Response(s.pack_data(selectors.pack_get(portfolio_of(request), date)))
+        portfolio = portfolio_of(request)
+        return cache.cached_response(
+            "briefing",
+            portfolio.pk,
+            {"date": date.isoformat()},
+            lambda: _render(selectors.pack_get(portfolio, date)),
+        )
 
 
 class GeneratePackView(APIView):
@@ -47,11 +70,11 @@ class GeneratePackView(APIView):
 
     @extend_schema(
         parameters=[PORTFOLIO_PARAM],
-        request=s.GenerateSerializer,
+        request=s.PackGenerateSerializer,
         responses={201: s.MorningPackSerializer},
     )
     def post(self, request: Request) -> Response:
-        data = valid(s.GenerateSerializer, request.data)
+        data = valid(s.PackGenerateSerializer, request.data)
         pack = services.morning_pack_generate(
             portfolio=portfolio_of(request),
             business_date=data.get("date") or portfolio_selectors.today(),

@@ -52,11 +52,18 @@ def test_a_trader_generates_and_everyone_reads_it(desk, trader_client, viewer_cl
     assert {k: v for k, v in body.items() if k not in ("generated_at", "generated_by")} == (
         stored.content
     )
-    # And a viewer reads the same by date and as the latest
-    for path in (LATEST, "/api/briefing/2024-04-10/", "/api/briefing/2024-04-10/?portfolio=MACRO1"):
+    # And a viewer reads the same by date and as the latest; the default portfolio and the same
+    # one named share a cache entry
+    for path, hit in (
+        (LATEST, False),
+        ("/api/briefing/2024-04-10/", False),
+        ("/api/briefing/2024-04-10/?portfolio=MACRO1", True),
+    ):
         got = viewer_client.get(path)
-        assert got.status_code == 200
-        assert got.json() == body
+        assert (got.status_code, got["X-Cache"]) == (200, "HIT" if hit else "MISS")
+        data = got.json()
+        assert data.pop("cached") is hit
+        assert data == body
 
 
 def test_the_latest_is_the_newest_date(desk, viewer_client):
@@ -115,3 +122,17 @@ def test_an_unknown_portfolio_is_a_400_naming_it(desk, viewer_client):
     response = viewer_client.get(LATEST + "?portfolio=NOPE")
     assert response.status_code == 400
     assert response.json() == {"portfolio": ["unknown portfolio 'NOPE'"]}
+
+
+def test_a_regenerated_pack_is_served_fresh(desk, viewer_client, trader_client):
+    # Given the latest pack read (and cached)
+    services.morning_pack_generate(portfolio=desk, business_date=PACK_DATE)
+    viewer_client.get(LATEST)
+    assert viewer_client.get(LATEST)["X-Cache"] == "HIT"
+    # When a trader regenerates it
+    response = trader_client.post(GENERATE, {"date": "2024-04-10"}, format="json")
+    assert response.status_code == 201
+    # Then the next read is the new pack, not the cached one
+    fresh = viewer_client.get(LATEST)
+    assert fresh["X-Cache"] == "MISS"
+    assert fresh.json()["generated_by"] == "trader1"

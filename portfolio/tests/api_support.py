@@ -26,7 +26,7 @@ from portfolio.models import (
     Strategy,
 )
 
-from .factories import InstrumentFactory
+from .factories import InstrumentFactory, StrategyFactory
 
 API = "/api/portfolio"
 MON, TUE, WED, THU, FRI = (dt.date(2024, 3, d) for d in (4, 5, 6, 7, 8))
@@ -79,6 +79,19 @@ def open_position(portfolio: Portfolio, symbol: str, quantity, price, day=MON, s
         strategy_code=strategy,
     )
     return position
+
+
+def stored_position(portfolio, instrument, quantity, avg_cost="1", realized="0"):
+    """A position written straight to the database, past every rule of the API."""
+    return Position.objects.create(
+        portfolio=portfolio,
+        instrument=instrument,
+        strategy=StrategyFactory(code="MANUAL"),
+        quantity=Decimal(quantity),
+        avg_cost=Decimal(avg_cost),
+        realized_pnl=Decimal(realized),
+        opened_date=MON,
+    )
 
 
 def open_book(portfolio: Portfolio) -> dict[str, Position]:

@@ -17,7 +17,6 @@ from portfolio import selectors, services
 from portfolio.models import (
     Instrument,
     NavSnapshot,
-    Position,
     PositionSnapshot,
     Price,
 )
@@ -40,6 +39,7 @@ from .api_support import (
     counts,
     market,
     open_position,
+    stored_position,
 )
 from .factories import InstrumentFactory, StrategyFactory, UserFactory
 
@@ -206,19 +206,6 @@ def test_empty_book_is_the_capital(viewer_client, portfolio):
 # --- A book that degrades, never fails -------------------------------------------------------
 
 
-def _stored_position(portfolio, instrument, quantity, avg_cost="1", realized="0"):
-    """A position written straight to the database, past every rule of the API."""
-    return Position.objects.create(
-        portfolio=portfolio,
-        instrument=instrument,
-        strategy=StrategyFactory(code="MANUAL"),
-        quantity=Decimal(quantity),
-        avg_cost=Decimal(avg_cost),
-        realized_pnl=Decimal(realized),
-        opened_date=MON,
-    )
-
-
 def test_a_never_priced_instrument_is_marked_at_its_sleeves_last_execution(
     viewer_client, portfolio, book
 ):
@@ -270,7 +257,7 @@ def test_a_position_without_any_fx_rate_is_unvalued_and_the_rest_is_valued(
     if pair == "a pair never priced":
         InstrumentFactory(symbol="JPYUSD", asset_class="FX", currency="USD")
     # And a long NK with 700 USD of realized P&L (stored: the API refuses such a position now)
-    nk = _stored_position(portfolio, nikkei, "1", "38000", realized="700")
+    nk = stored_position(portfolio, nikkei, "1", "38000", realized="700")
     # When the book is read
     response = viewer_client.get(f"{API}/book/")
     # Then it answers, listing NK as unvalued with the reason, and says it is incomplete
@@ -297,7 +284,7 @@ def test_a_position_without_any_fx_rate_is_unvalued_and_the_rest_is_valued(
 
 def test_a_position_with_no_price_of_any_kind_is_unvalued(viewer_client, portfolio, book):
     # Given a position stored with no execution behind it, in an instrument never priced
-    ghost = _stored_position(portfolio, InstrumentFactory(symbol="GHOST"), "5", "10")
+    ghost = stored_position(portfolio, InstrumentFactory(symbol="GHOST"), "5", "10")
     body = viewer_client.get(f"{API}/book/").json()
     assert body["complete"] is False
     assert [(r["id"], r["reason"]) for r in body["unvalued"]] == [
@@ -327,7 +314,7 @@ def test_a_row_whose_arithmetic_overflows_is_unvalued_not_a_500(
     # Given a row the API would refuse, written with the ORM
     big = InstrumentFactory(symbol="BIG", multiplier=Decimal(multiplier))
     Price.objects.create(instrument=big, date=WED, close=Decimal(close))
-    position = _stored_position(portfolio, big, quantity)
+    position = stored_position(portfolio, big, quantity)
     # When the book is read
     response = viewer_client.get(f"{API}/book/")
     # Then it answers 200: BIG is unvalued with the reason, everything else valued
@@ -435,7 +422,7 @@ def _grow_book(portfolio, start: int, stop: int, *, degraded: bool = False) -> N
     )
     for n, kind in kinds.items():
         if kind == "unvalued":
-            _stored_position(portfolio, Instrument.objects.get(symbol=f"Q{n}"), "10", "99")
+            stored_position(portfolio, Instrument.objects.get(symbol=f"Q{n}"), "10", "99")
         else:
             open_position(portfolio, f"Q{n}", "10", "99", day=MON)
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import django_filters
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from pms_project import cache
 from portfolio.api.views import (
     PORTFOLIO_PARAM,
     DateRangeFilterSet,
@@ -30,8 +33,15 @@ class LiveRiskView(APIView):
     """Risk now: VaR and ES, exposures, drawdown and every limit at the book's latest marks."""
 
     @extend_schema(parameters=[PORTFOLIO_PARAM], responses=s.LiveRiskSerializer)
-    def get(self, request: Request) -> Response:
-        return Response(s.LiveRiskSerializer(services.risk_live(portfolio_of(request))).data)
+    def get(self, request: Request) -> HttpResponse:
+        portfolio = portfolio_of(request)
+        return cache.cached_response("risk", portfolio.pk, {}, lambda: live_body(portfolio)[1])
+
+
+def live_body(portfolio) -> tuple[dict, bytes]:
+    """(cache parameters, body) of the live risk: the portfolio is the whole key."""
+    data = s.LiveRiskSerializer(services.risk_live(portfolio)).data
+    return {}, JSONRenderer().render(data)
 
 
 class RiskHistoryFilter(DateRangeFilterSet):
