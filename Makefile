@@ -73,7 +73,10 @@ bench: $(STAMP)
 		$(PY) bench/trades_bench.py
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/pms_bench_attr REDIS_URL= CELERY_BROKER_URL= \
 		$(PY) bench/attribution_bench.py
-	DATABASE_URL=postgres://postgres@127.0.0.1:5432/pms_bench_book REDIS_URL= CELERY_BROKER_URL= $(PY) bench/book_bench.py
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/pms_bench_book REDIS_URL= CELERY_BROKER_URL= \
+		$(PY) bench/book_bench.py
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/pms_bench_http REDIS_URL= CELERY_BROKER_URL= \
+		$(PY) bench/http_baseline_bench.py
 
 clean:
 	-[ -x $(PY) ] && $(EMBEDDED_PG) stop
