@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -163,8 +164,27 @@ PMS_CACHE_TTL = {"book": 30, "risk": 60, "morning_pack": 300, "attribution": 300
 # RUN_ADDR).
 PMS_BASE_URL = env_str("PMS_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
+
 # --- Celery ----------------------------------------------------------------------------------
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
+def _next_redis_database(url: str) -> str:
+    """The same Redis server, the database after the cache's: redis://h:6379/1 → /2."""
+    parts = urlsplit(url)
+    number = parts.path.lstrip("/") or "0"
+    if not number.isdigit():
+        raise ImproperlyConfigured(f"REDIS_URL: {number!r} is not a Redis database number")
+    return urlunsplit(parts._replace(path=f"/{int(number) + 1}"))
+
+
+# The broker's queues never share the cache's database: a cache flush (after a restore, say)
+# must not drop queued tasks. Default: the database after REDIS_URL's.
+# Set but empty (the test suite, `make test`): no broker, tasks run eagerly.
+CELERY_BROKER_URL = env_str(
+    "CELERY_BROKER_URL", _next_redis_database(REDIS_URL) if REDIS_URL else ""
+)
+if REDIS_URL and CELERY_BROKER_URL.rstrip("/") == REDIS_URL.rstrip("/"):
+    raise ImproperlyConfigured(
+        "CELERY_BROKER_URL must not be the cache's Redis database (REDIS_URL): use another one"
+    )
 # With no broker at all the embedded demo runs tasks eagerly, in-process.
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True

@@ -6,9 +6,11 @@ from the database."""
 from __future__ import annotations
 
 import json
+import time
 from decimal import Decimal
 
 import pytest
+import redis as redis_client
 from django.core.cache import cache
 from django.core.management import call_command
 from django_redis import get_redis_connection
@@ -198,3 +200,30 @@ def test_redis_down_answers_from_the_database(settings, viewer_client, portfolio
         assert state == "MISS"
         assert body == fresh_book(portfolio)
     assert read(viewer_client, RISK)[0] == "MISS"
+
+
+def test_redis_paused_answers_within_200_ms_and_caching_resumes(
+    settings, monkeypatch, viewer_client, portfolio, book
+):
+    monkeypatch.setattr(pcache, "RETRY_SECONDS", 0.5)  # the breaker's wait, shortened for the test
+    read(viewer_client, BOOK)
+    assert read(viewer_client, BOOK)[0] == "HIT"
+    # Given Redis paused: it accepts connections but answers nothing (CLIENT PAUSE)
+    admin = redis_client.Redis.from_url(settings.REDIS_URL)
+    admin.execute_command("CLIENT", "PAUSE", 1000, "ALL")
+    seconds = []
+    try:
+        for _ in range(20):
+            started = time.perf_counter()
+            state, body = read(viewer_client, BOOK)
+            seconds.append(time.perf_counter() - started)
+            assert state == "MISS"
+            assert body == fresh_book(portfolio)
+    finally:
+        admin.execute_command("CLIENT", "UNPAUSE")
+    # Then every read answered from the database, the slowest few within 200 ms
+    p95 = sorted(seconds)[int(0.95 * len(seconds)) - 1]
+    assert p95 < 0.2, seconds
+    # And once Redis answers and the breaker's wait is over, reads are hits again
+    time.sleep(0.6)
+    assert read(viewer_client, BOOK)[0] == "HIT"

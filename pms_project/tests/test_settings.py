@@ -93,3 +93,17 @@ def test_production_variables_select_postgres_redis_and_a_broker():
         "redis://cache.example:6379/2",
         "False",
     ]
+
+
+def test_the_broker_defaults_to_the_database_after_the_caches_and_never_shares_it():
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="pms_project.settings")
+    env.update(DATABASE_URL="postgres://u:p@db.example:5432/pms", REDIS_URL="redis://r:6379/1")
+    env.pop("CELERY_BROKER_URL", None)
+    assert _settings_in_subprocess(env)[-2:] == ["redis://r:6379/2", "False"]
+    # the same database as the cache is refused at start
+    env["CELERY_BROKER_URL"] = "redis://r:6379/1"
+    (stderr,) = _settings_in_subprocess(env, check=False)
+    assert "CELERY_BROKER_URL must not be the cache's Redis database" in stderr
+    # set but empty: no broker, tasks run in-process
+    env["CELERY_BROKER_URL"] = ""
+    assert _settings_in_subprocess(env)[-2:] == ["-", "True"]
