@@ -227,3 +227,27 @@ def test_redis_paused_answers_within_200_ms_and_caching_resumes(
     # And once Redis answers and the breaker's wait is over, reads are hits again
     time.sleep(0.6)
     assert read(viewer_client, BOOK)[0] == "HIT"
+
+
+def test_cache_warm_stores_every_default_view(viewer_client, portfolio, book):
+    # Given a marked book with a morning pack (what the pipelines persist)
+    from briefing import services as briefing_services
+    from portfolio.tests.api_support import MON, THU
+
+    services.mark_to_market_range(portfolio=portfolio, start=MON, end=WED)
+    briefing_services.morning_pack_generate(portfolio=portfolio, business_date=THU)
+    cache.clear()
+    # When the caches are warmed
+    warmed = pcache.cache_warm(portfolio)
+    # Then every namespace was stored, and the desk's first reads are hits
+    assert warmed == {"book": True, "risk": True, "attribution": True, "briefing": True}
+    for path in (BOOK, RISK, "/api/attribution/", "/api/briefing/latest/"):
+        state, _ = read(viewer_client, path)
+        assert state == "HIT", path
+
+
+def test_cache_warm_skips_what_cannot_be_computed_yet(portfolio):
+    # A portfolio with nothing marked: no attribution, no pack — warmed as far as it goes
+    warmed = pcache.cache_warm(portfolio)
+    assert warmed["attribution"] is False and warmed["briefing"] is False
+    assert warmed["book"] is True
