@@ -77,6 +77,8 @@ bench: $(STAMP)
 		$(PY) bench/book_bench.py
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/pms_bench_http REDIS_URL= CELERY_BROKER_URL= \
 		$(PY) bench/http_baseline_bench.py
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/pms_bench_cache REDIS_URL= CELERY_BROKER_URL= \
+		$(PY) bench/cache_bench.py
 
 clean:
 	-[ -x $(PY) ] && $(EMBEDDED_PG) stop
