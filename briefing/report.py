@@ -98,9 +98,16 @@ def header(portfolio: Portfolio, as_of: dt.date) -> dict:
     """NAV at the close, P&L and TWR of 1D, MTD and YTD (the attribution's), the NAV curve."""
     nav = NavSnapshot.objects.get(portfolio=portfolio, date=as_of).nav
     pnl, twr = {}, {}
-    for period in HEADER_PERIODS:
-        window = attribution_report.resolve_window(portfolio, period=period, as_of=as_of)
-        result = attribution_report.attribution(portfolio, window, dimensions=())
+    windows = {
+        p: attribution_report.resolve_window(portfolio, period=p, as_of=as_of)
+        for p in HEADER_PERIODS
+    }
+    # YTD covers 1D and MTD: its NAV days are read once and sliced.
+    year = attribution_selectors.nav_days(portfolio, after=windows["YTD"].anchor, upto=as_of)
+    for period, window in windows.items():
+        result = attribution_report.attribution(
+            portfolio, window, dimensions=(), nav=year.window(window.anchor, window.end)
+        )
         pnl[period], twr[period] = result["pnl"], result["twr"]
     first, _ = attribution_selectors.history_bounds(portfolio)
     start = max(first, as_of - dt.timedelta(days=NAV_CURVE_DAYS))

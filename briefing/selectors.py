@@ -21,7 +21,7 @@ def pack_get(portfolio: Portfolio, day: dt.date) -> MorningPack:
 
 
 def pack_latest(portfolio: Portfolio) -> MorningPack:
-    pack = MorningPack.objects.filter(portfolio=portfolio).order_by("-date").first()
+    pack = pack_latest_or_none(portfolio)
     if pack is None:
         raise NotFoundError(
             f"{portfolio.code} has no morning pack yet: generate one first", field="portfolio"

@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from pms_project.commands import parse_iso_date
 from pms_project.errors import PMSError
-from pms_project.permissions import READ_GROUPS, user_groups
+from pms_project.permissions import may_read
 from portfolio import selectors as portfolio_selectors
 from portfolio.book import book_get
 from risk import report as risk_report
@@ -27,8 +27,7 @@ logger = logging.getLogger(__name__)
 
 
 def _reader(request: HttpRequest) -> None:
-    user = request.user
-    if not (user.is_superuser or user.is_staff or user_groups(user) & READ_GROUPS):
+    if not may_read(request.user):
         raise PermissionDenied("your role does not allow reading the desk's pages")
 
 

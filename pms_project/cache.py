@@ -324,22 +324,13 @@ def invalidate(namespaces: Iterable[str], portfolio_id: int | None = None) -> No
 MARKET = ("book", "risk", "attribution")
 
 
-def invalidate_for(instance_or_model, namespaces: Iterable[str]) -> None:
-    """Invalidate ``namespaces`` for the portfolio an instance belongs to (its ``portfolio_id``),
-    or for every portfolio when it belongs to none (a price, an instrument) or is a model."""
-    portfolio_id = getattr(instance_or_model, "portfolio_id", None)
-    if isinstance(instance_or_model, type):
-        portfolio_id = None
-    invalidate(namespaces, portfolio_id)
-
-
 class InvalidatingQuerySet(models.QuerySet):
     """``update()``, ``bulk_update()`` and ``bulk_create()`` send no model signal: they
     invalidate the model's ``cache_namespaces`` for every portfolio, once per call (on commit).
     Row by row saves and deletes invalidate through the apps' signal receivers."""
 
     def _invalidate(self) -> None:
-        invalidate_for(self.model, self.model.cache_namespaces)
+        invalidate(self.model.cache_namespaces)  # every portfolio: no row is read
 
     def update(self, **kwargs):
         count = super().update(**kwargs)
@@ -362,15 +353,16 @@ class InvalidatingQuerySet(models.QuerySet):
         return result
 
 
-def connect_invalidation(model, namespaces: Iterable[str] | None = None) -> None:
-    """Connect post_save and post_delete of ``model`` to the invalidation of its namespaces for
-    the instance's portfolio (the apps call it in ``AppConfig.ready``)."""
+def connect_invalidation(model) -> None:
+    """Connect post_save and post_delete of ``model`` to the invalidation of its
+    ``cache_namespaces`` for the instance's portfolio (``portfolio_id``; every portfolio for a
+    row that belongs to none, a price or an instrument). The apps call it in ``ready()``."""
     from django.db.models.signals import post_delete, post_save
 
-    spaces = tuple(namespaces or model.cache_namespaces)
+    namespaces = tuple(model.cache_namespaces)
 
     def receiver(sender, instance, **kwargs):
-        invalidate_for(instance, spaces)
+        invalidate(namespaces, getattr(instance, "portfolio_id", None))
 
     receiver.__name__ = f"invalidate_{model.__name__.lower()}"
     post_save.connect(receiver, sender=model, weak=False, dispatch_uid=receiver.__name__)

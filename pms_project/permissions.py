@@ -19,6 +19,15 @@ def user_groups(user) -> frozenset[str]:
     return cached
 
 
+def may_read(user) -> bool:
+    """Any desk role (or staff, or a superuser) reads: the API's GETs and the desk's pages."""
+    return bool(
+        user
+        and user.is_authenticated
+        and (user.is_superuser or user.is_staff or user_groups(user) & READ_GROUPS)
+    )
+
+
 class DeskRolePermission(BasePermission):
     message = "your role does not allow this action"
 
@@ -28,9 +37,9 @@ class DeskRolePermission(BasePermission):
             return False
         if user.is_superuser:
             return True
-        groups = user_groups(user)
         if request.method in SAFE_METHODS:
-            return bool(groups & READ_GROUPS) or user.is_staff
+            return may_read(user)
+        groups = user_groups(user)
         write_groups = getattr(view, "write_groups", frozenset({"trader"}))
         if getattr(view, "staff_may_write", False) and user.is_staff:
             return True

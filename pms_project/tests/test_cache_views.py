@@ -6,6 +6,7 @@ from the database."""
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from decimal import Decimal
 
@@ -85,12 +86,12 @@ def _api_open(trader_client, portfolio):
     assert response.status_code == 201, response.content
 
 
-def _command_import(trader_client, portfolio, tmp_path=None):
-    path = portfolio.code + "_closes.csv"
-    with open(f"/tmp/{path}", "w") as f:
+def _command_import(trader_client, portfolio):
+    with tempfile.NamedTemporaryFile("w", suffix=".csv") as f:
         f.write("date,symbol,close\n2024-03-07,ES,5090\n2024-03-07,FGBL,133\n")
         f.write("2024-03-07,EURUSD,1.09\n")
-    call_command("import_prices", f"/tmp/{path}")
+        f.flush()
+        call_command("import_prices", f.name)
 
 
 def _queryset_update(trader_client, portfolio):
