@@ -210,6 +210,11 @@ def cached_response(
     (``APIView.initial``): a refused request never reaches the cache, and only a computed 200 is
     stored (``compute`` raises for anything else)."""
     body, hit = get_or_compute(namespace, portfolio_id, params, compute)
+    return json_response(body, hit)
+
+
+def json_response(body: bytes, hit: bool) -> HttpResponse:
+    """A stored (or just computed) body as a cached GET answers it."""
     response = HttpResponse(with_cached_flag(body, hit), content_type="application/json")
     response["X-Cache"] = "HIT" if hit else "MISS"
     return response
@@ -322,6 +327,10 @@ def invalidate(namespaces: Iterable[str], portfolio_id: int | None = None) -> No
 # SPEC §7: a price, execution, position or snapshot change → that portfolio's book, live risk and
 # every attribution period; a morning pack → the briefing; a limit → the risk.
 MARKET = ("book", "risk", "attribution")
+# Generations of no stored body, checked by the hit path (``cache_hits``): who may read (tokens,
+# users, groups) and what a request's portfolio resolves to (any portfolio change).
+AUTH = "auth"
+ROUTES = "routes"
 
 
 class InvalidatingQuerySet(models.QuerySet):

@@ -15,7 +15,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Cast
 
-from pms_project.cache import MARKET, InvalidatingQuerySet
+from pms_project.cache import MARKET, ROUTES, InvalidatingQuerySet
 from pms_project.validators import (
     code_validator,
     currency_validator,
@@ -47,7 +47,8 @@ class Portfolio(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
-    cache_namespaces = MARKET
+    # A portfolio change also changes what ``?portfolio=CODE`` or no parameter resolves to.
+    cache_namespaces = (*MARKET, ROUTES)
     objects = InvalidatingQuerySet.as_manager()
 
     class Meta:

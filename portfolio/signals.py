@@ -5,6 +5,7 @@ through the models' ``InvalidatingQuerySet``; both wait for the transaction's co
 from __future__ import annotations
 
 from pms_project.cache import connect_invalidation
+from pms_project.cache_hits import connect_auth_invalidation
 
 from .models import (
     CashFlow,
@@ -34,3 +35,5 @@ MODELS = (
 def connect() -> None:
     for model in MODELS:
         connect_invalidation(model)
+    # Project-wide, connected by the foundation app: who may read (the cached GETs' hit path).
+    connect_auth_invalidation()

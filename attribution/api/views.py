@@ -6,9 +6,8 @@ from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
-from rest_framework.views import APIView
 
-from pms_project import cache
+from pms_project.cache_hits import CachedView
 from portfolio.api.views import PORTFOLIO_PARAM, portfolio_of, valid
 
 from .. import report
@@ -24,9 +23,11 @@ WINDOW_PARAMS = [
 ]
 
 
-class AttributionView(APIView):
+class AttributionView(CachedView):
     """P&L and Carino-linked contributions by segment over a period, with the TWR and the
     statistics of its daily returns."""
+
+    cache_namespace = "attribution"
 
     @extend_schema(
         parameters=[
@@ -39,22 +40,22 @@ class AttributionView(APIView):
         query = valid(s.AttributionQuerySerializer, request.query_params)
         portfolio = portfolio_of(request)
         params = cache_params(query, by=query.get("by") or Dimension.STRATEGY)
-        return cache.cached_response(
-            "attribution", portfolio.pk, params, lambda: attribution_body(portfolio, params)[1]
+        return self.cached_response(
+            portfolio.pk, params, lambda: attribution_body(portfolio, params)[1]
         )
 
 
-class SeriesView(APIView):
+class SeriesView(CachedView):
     """The daily returns, NAV and TWR index of a period, for charts."""
+
+    cache_namespace = "attribution"
 
     @extend_schema(parameters=WINDOW_PARAMS, responses=s.SeriesSerializer)
     def get(self, request: Request) -> HttpResponse:
         query = valid(s.WindowQuerySerializer, request.query_params)
         portfolio = portfolio_of(request)
         params = cache_params(query, series=True)
-        return cache.cached_response(
-            "attribution", portfolio.pk, params, lambda: series_body(portfolio, params)[1]
-        )
+        return self.cached_response(portfolio.pk, params, lambda: series_body(portfolio, params)[1])
 
 
 def cache_params(query: dict, **extra) -> dict:

@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from pms_project import cache
+from pms_project.cache_hits import CachedView
 from pms_project.commands import parse_iso_date
 from pms_project.errors import PMSError
 from portfolio import selectors as portfolio_selectors
@@ -31,19 +31,21 @@ def latest_body(portfolio) -> tuple[dict, bytes]:
     return LATEST, _render(selectors.pack_latest(portfolio))
 
 
-class LatestPackView(APIView):
+class LatestPackView(CachedView):
     """The latest morning pack generated for the portfolio."""
+
+    cache_namespace = "briefing"
 
     @extend_schema(parameters=[PORTFOLIO_PARAM], responses=s.MorningPackSerializer)
     def get(self, request: Request) -> HttpResponse:
         portfolio = portfolio_of(request)
-        return cache.cached_response(
-            "briefing", portfolio.pk, LATEST, lambda: latest_body(portfolio)[1]
-        )
+        return self.cached_response(portfolio.pk, LATEST, lambda: latest_body(portfolio)[1])
 
 
-class PackOfDateView(APIView):
+class PackOfDateView(CachedView):
     """The morning pack of one business date."""
+
+    cache_namespace = "briefing"
 
     @extend_schema(
         parameters=[
@@ -57,8 +59,7 @@ class PackOfDateView(APIView):
         if date is None:
             raise PMSError(f"{day!r} is not a date (YYYY-MM-DD)", field="date")
         portfolio = portfolio_of(request)
-        return cache.cached_response(
-            "briefing",
+        return self.cached_response(
             portfolio.pk,
             {"date": date.isoformat()},
             lambda: _render(selectors.pack_get(portfolio, date)),

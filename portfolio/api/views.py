@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from pms_project import cache
+from pms_project.cache_hits import CachedView
 from pms_project.errors import PMSError
 from pms_project.filters import StrictFilterSet
 
@@ -192,12 +192,14 @@ def book_body(portfolio: Portfolio) -> tuple[dict, bytes]:
     return {}, book_json(portfolio)
 
 
-class BookView(APIView):
+class BookView(CachedView):
+    cache_namespace = "book"
+
     # Cached (SPEC §7): the JSON bytes are built once and a hit answers them as stored.
     @extend_schema(parameters=[PORTFOLIO_PARAM], responses=s.BookSerializer)
     def get(self, request: Request) -> HttpResponse:
         portfolio = portfolio_of(request)
-        return cache.cached_response("book", portfolio.pk, {}, lambda: book_body(portfolio)[1])
+        return self.cached_response(portfolio.pk, {}, lambda: book_body(portfolio)[1])
 
 
 @extend_schema_view(

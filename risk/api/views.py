@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from pms_project import cache
+from pms_project.cache_hits import CachedView
 from portfolio.api.views import (
     PORTFOLIO_PARAM,
     DateRangeFilterSet,
@@ -29,13 +29,15 @@ from . import serializers as s
 RISK_GROUPS = frozenset({"risk"})
 
 
-class LiveRiskView(APIView):
+class LiveRiskView(CachedView):
     """Risk now: VaR and ES, exposures, drawdown and every limit at the book's latest marks."""
+
+    cache_namespace = "risk"
 
     @extend_schema(parameters=[PORTFOLIO_PARAM], responses=s.LiveRiskSerializer)
     def get(self, request: Request) -> HttpResponse:
         portfolio = portfolio_of(request)
-        return cache.cached_response("risk", portfolio.pk, {}, lambda: live_body(portfolio)[1])
+        return self.cached_response(portfolio.pk, {}, lambda: live_body(portfolio)[1])
 
 
 def live_body(portfolio) -> tuple[dict, bytes]:
