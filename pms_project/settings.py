@@ -8,6 +8,7 @@ Production differs from the embedded demo by environment values alone:
 - ``REDIS_URL``: the cache; default Django's local-memory cache.
 - ``CELERY_BROKER_URL``: default ``REDIS_URL``; with neither, tasks run eagerly in-process.
 - ``DJANGO_SECRET_KEY``, ``DJANGO_DEBUG``, ``ALLOWED_HOSTS``.
+- ``PMS_PRICE_DROP_DIR``, ``PMS_PRICE_DROP_SETTLE_SECONDS``: the daily price ingest's drop folder.
 """
 
 from __future__ import annotations
@@ -269,6 +270,19 @@ TRADES_MIN_TRADE_NAV_FRACTION = env_float("PMS_MIN_TRADE_NAV_FRACTION", 0.001, l
 # Modules with the desk's own signal generators (``@trades.generators.register``), imported at
 # start-up: comma-separated dotted paths.
 TRADES_SIGNAL_MODULES = env_list("PMS_SIGNAL_MODULES", "")
+
+# --- Price ingest (SPEC §8: the 09:00 UTC slot) -------------------------------------------------
+# `portfolio.services.ingest_drop_folder` imports the complete `*.csv` files (date,symbol,close)
+# dropped here and moves each into the subfolders `processed/` or `rejected/` (with its reason),
+# created on demand. Subfolders, not siblings: a rename inside one filesystem is atomic, and a
+# mounted drop folder keeps its outcomes on its own volume. A relative path is taken from the
+# project folder, whatever the worker's working directory.
+PMS_PRICE_DROP_DIR = BASE_DIR / (env_str("PMS_PRICE_DROP_DIR") or Path("var", "prices", "incoming"))
+# A file changed less than this many seconds ago may still be being written (a writer that does
+# not use the `.part` then rename convention): it is left for the next run.
+PMS_PRICE_DROP_SETTLE_SECONDS = env_float(
+    "PMS_PRICE_DROP_SETTLE_SECONDS", 5.0, low=0.0, high=86400.0
+)
 
 LOGGING = {
     "version": 1,

@@ -9,11 +9,13 @@ import json
 import tempfile
 import time
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import redis as redis_client
 from django.core.cache import cache
 from django.core.management import call_command
+from django.test import override_settings
 from django_redis import get_redis_connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -22,6 +24,7 @@ from pms_project import cache as pcache
 from portfolio import services
 from portfolio.book_json import book_json
 from portfolio.models import Price
+from portfolio.tasks import ingest_prices
 from portfolio.tests.api_support import WED
 from portfolio.tests.factories import UserFactory
 from risk.models import RiskLimit
@@ -94,6 +97,17 @@ def _command_import(trader_client, portfolio):
         call_command("import_prices", f.name)
 
 
+def _ingest_task(trader_client, portfolio):
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        override_settings(PMS_PRICE_DROP_DIR=Path(folder), PMS_PRICE_DROP_SETTLE_SECONDS=0),
+    ):
+        (Path(folder) / "eod.csv").write_text(
+            "date,symbol,close\n2024-03-07,ES,5095\n", encoding="utf-8"
+        )
+        assert [f["closes"] for f in ingest_prices.apply().get()["imported"]] == [1]
+
+
 def _queryset_update(trader_client, portfolio):
     assert Price.objects.filter(instrument__symbol="ES", date=WED).update(close=Decimal(5080)) == 1
 
@@ -111,10 +125,18 @@ def _bulk_update(trader_client, portfolio):
         (_api_intraday_mark, "5100.0000000000"),
         (_api_open, "5020.5000000000"),
         (_command_import, "5090.0000000000"),
+        (_ingest_task, "5095.0000000000"),
         (_queryset_update, "5080.0000000000"),
         (_bulk_update, "5070.0000000000"),
     ],
-    ids=["api-intraday-mark", "api-open", "command-import-prices", "update", "bulk-update"],
+    ids=[
+        "api-intraday-mark",
+        "api-open",
+        "command-import-prices",
+        "ingest-task",
+        "update",
+        "bulk-update",
+    ],
 )
 def test_every_write_path_makes_the_next_get_fresh(
     viewer_client, trader_client, portfolio, book, write, es

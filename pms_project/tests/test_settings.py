@@ -107,3 +107,25 @@ def test_the_broker_defaults_to_the_database_after_the_caches_and_never_shares_i
     # set but empty: no broker, tasks run in-process
     env["CELERY_BROKER_URL"] = ""
     assert _settings_in_subprocess(env)[-2:] == ["-", "True"]
+
+
+def test_the_price_drop_folder_is_taken_from_the_project_and_the_settle_time_checked():
+    # A worker's working directory must not decide where the drop folder is.
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="pms_project.settings")
+    env.update(PMS_PRICE_DROP_DIR="drops/in", PMS_PRICE_DROP_SETTLE_SECONDS="2.5")
+    env["PYTHONPATH"] = str(ROOT)  # run from /, not from the project
+    code = (
+        "from django.conf import settings;"
+        "print(settings.PMS_PRICE_DROP_DIR, settings.PMS_PRICE_DROP_SETTLE_SECONDS)"
+    )
+
+    def run(env):
+        return subprocess.run(
+            [sys.executable, "-c", code], cwd="/", env=env, capture_output=True, text=True
+        )
+
+    assert run(env).stdout.split() == [str(ROOT / "drops" / "in"), "2.5"]
+    env.pop("PMS_PRICE_DROP_DIR")
+    assert run(env).stdout.split()[0] == str(ROOT / "var" / "prices" / "incoming")
+    env["PMS_PRICE_DROP_SETTLE_SECONDS"] = "-1"
+    assert "PMS_PRICE_DROP_SETTLE_SECONDS='-1' must be between" in run(env).stderr

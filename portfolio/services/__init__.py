@@ -6,6 +6,9 @@ rejected request writes nothing.
 - ``market``: ``instruments_upsert``, ``prices_load``, ``price_update_intraday``,
   ``cash_flow_record``
 - ``mtm``: ``mark_to_market``, ``mark_to_market_range``
+- ``price_csv``: ``prices_load_csv`` (a CSV file of closes through ``prices_load``: the
+  ``import_prices`` command and the ingest)
+- ``ingest``: ``ingest_drop_folder`` (every complete CSV file of the price drop folder)
 
 Callers use ``portfolio.services.<name>``; the submodules are an internal layout.
 """
@@ -23,6 +26,7 @@ from .base import (
     validate_nonzero,
     validate_positive,
 )
+from .ingest import IngestReport, ingest_drop_folder
 from .ledger import execution_record, position_close, position_open
 from .market import (
     InstrumentRow,
@@ -33,17 +37,21 @@ from .market import (
     prices_load,
 )
 from .mtm import mark_to_market, mark_to_market_range
+from .price_csv import PricesLoaded, prices_load_csv
 
 __all__ = [
     "MONEY_LIMIT",
     "NOTIONAL_LIMIT",
     "PRICE_LIMIT",
     "QTY_LIMIT",
+    "IngestReport",
     "InstrumentRow",
     "PriceRow",
+    "PricesLoaded",
     "business_date_range",
     "cash_flow_record",
     "execution_record",
+    "ingest_drop_folder",
     "instrument_by_symbol",
     "instruments_upsert",
     "mark_to_market",
@@ -53,6 +61,7 @@ __all__ = [
     "position_open",
     "price_update_intraday",
     "prices_load",
+    "prices_load_csv",
     "strategy_by_code",
     "validate_business_date",
     "validate_nonzero",
