@@ -16,7 +16,6 @@ from django.urls import reverse
 from attribution import report as attribution_report
 from attribution import selectors as attribution_selectors
 from pms_project.errors import PMSError
-from portfolio import calculations as pcalc
 from portfolio import selectors as portfolio_selectors
 from portfolio.models import Instrument, NavSnapshot, Portfolio
 from risk import report as risk_report
@@ -52,7 +51,7 @@ def build(portfolio: Portfolio, day: dt.date) -> dict:
     strings, ISO dates, floats)."""
     as_of = as_of_for(portfolio, day)
     warnings = []
-    previous = pcalc.previous_business_day(day)
+    previous = portfolio_selectors.portfolio_previous_day(portfolio, day)
     if as_of < previous:
         warnings.append(
             f"the close of {previous.isoformat()} is not marked: this pack is as of the close "
@@ -62,9 +61,23 @@ def build(portfolio: Portfolio, day: dt.date) -> dict:
     held = [row for row in snapshots if row["quantity"] != 0]
     risk = risk_report.risk_of_day(portfolio, as_of)
     moves = market_moves(portfolio, as_of=as_of, day=day, held=held)
-    stale = [m["symbol"] for m in moves if m["held"] and m["close_date"] != as_of]
+    # A held instrument whose market was closed on as_of was marked at its previous close
+    # (carried): that reads as carried, not as a missing close.
+    carried = {row["symbol"] for row in held if row["carried"]}
+    stale = [
+        m["symbol"]
+        for m in moves
+        if m["held"] and m["close_date"] != as_of and m["symbol"] not in carried
+    ]
     if stale:
         warnings.append(f"no close of {', '.join(stale)} on {as_of.isoformat()}")
+    if carried:
+        warnings.append(
+            f"carried at their previous close, their market closed on {as_of.isoformat()}: "
+            f"{', '.join(sorted(carried))}"
+        )
+    for m in moves:
+        m["carried"] = m["symbol"] in carried
     content = {
         "portfolio": portfolio.code,
         "name": portfolio.name,
@@ -165,6 +178,7 @@ POSITION_FIELDS = (
     "exposure",
     "daily_pnl",
     "total_pnl",
+    "carried",
 )
 
 

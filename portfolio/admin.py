@@ -20,7 +20,14 @@ from .models import (
 
 @admin.register(Portfolio)
 class PortfolioAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "base_currency", "inception_date", "initial_capital"]
+    list_display = [
+        "code",
+        "name",
+        "base_currency",
+        "inception_date",
+        "initial_capital",
+        "calendar",
+    ]
     search_fields = ["code", "name"]
 
 
@@ -33,9 +40,10 @@ class InstrumentAdmin(admin.ModelAdmin):
         "currency",
         "multiplier",
         "active",
+        "calendar",
         "last_price",
     ]
-    list_filter = ["asset_class", "currency", "active"]
+    list_filter = ["asset_class", "currency", "active", "calendar"]
     search_fields = ["symbol", "name"]
 
 
@@ -132,7 +140,17 @@ class PositionAdmin(ReadOnlyAdmin):
 
 @admin.register(PositionSnapshot)
 class PositionSnapshotAdmin(ReadOnlyAdmin):
-    list_display = ["date", "position", "quantity", "price", "exposure", "total_pnl", "daily_pnl"]
+    list_display = [
+        "date",
+        "position",
+        "quantity",
+        "price",
+        "carried",
+        "exposure",
+        "total_pnl",
+        "daily_pnl",
+    ]
+    list_filter = ["carried"]
     date_hierarchy = "date"
 
 

@@ -9,7 +9,10 @@ Marks. An open position is marked at its instrument's latest mark: the intraday 
 newer than the last close (``price_source`` "intraday"), else the last close ("close"), else, for
 an instrument never priced, the sleeve's last execution price ("execution", dated by that
 execution's trade date). ``mark_age_days`` counts calendar days from the mark's date to today
-(UTC); ``stale`` is true when that date is before the previous business day of today.
+(UTC); ``stale`` is true when that date is before the previous session of today on the
+instrument's calendar (a holiday is not an outage). ``carried`` is true when the mark is a close
+dated before ``as_of`` and the instrument's market had no session after it up to ``as_of``: its
+previous close carries, as it does in the mark-to-market of such a day.
 
 The book degrades, it never fails. A position that cannot be valued is listed under ``unvalued``
 with the reason, not under ``positions``, and ``complete`` is false. A position cannot be valued
@@ -43,7 +46,7 @@ from decimal import Decimal
 from django.db.models import F, OuterRef, Subquery
 
 from . import calculations as calc
-from . import selectors
+from . import calendars, selectors
 from .models import Execution, Portfolio, Position, PositionSnapshot
 
 logger = logging.getLogger(__name__)
@@ -73,6 +76,7 @@ def _sleeves(portfolio: Portfolio) -> list[dict]:
             currency=F("instrument__currency"),
             multiplier=F("instrument__multiplier"),
             strategy_code=F("strategy__code"),
+            calendar=F("instrument__calendar"),
             last_price=F("instrument__last_price"),
             last_price_at=F("instrument__last_price_at"),
             **selectors.latest_close_columns("instrument"),
@@ -126,10 +130,13 @@ def _value(
     rate: Decimal,
     previous_total: Decimal,
     today: dt.date,
-    stale_before: dt.date,
+    as_of: dt.date,
+    sessions: tuple[dt.date, dt.date],
 ) -> dict:
     """One valued row of the book; raises ``Unvalued`` when its numbers do not fit."""
     price, price_date, source = quote
+    # The previous session of today, and the last session up to the book's as-of date.
+    stale_before, last_open = sessions
     state = calc.LedgerState(p["quantity"], p["avg_cost"], p["realized_pnl"])
     m = calc.mark(
         state, price=price, fx=rate, multiplier=p["multiplier"], previous_total=previous_total
@@ -147,6 +154,7 @@ def _value(
         "symbol": p["symbol"],
         "asset_class": p["asset_class"],
         "currency": p["currency"],
+        "calendar": p["calendar"],
         "strategy": p["strategy_code"],
         "quantity": p["quantity"],
         "avg_cost": p["avg_cost"],
@@ -155,6 +163,7 @@ def _value(
         "price_source": source,
         "mark_age_days": (today - price_date).days,
         "stale": price_date < stale_before,
+        "carried": source == "close" and last_open <= price_date < as_of,
         "fx": rate,
         "exposure": m.exposure,
         "unrealized": m.unrealized,
@@ -162,6 +171,22 @@ def _value(
         "daily_pnl": m.daily_pnl,
         "opened_date": p["opened_date"],
     }
+
+
+def _sessions(today: dt.date, as_of: dt.date):
+    """calendar code → (its previous session before today, its last session up to ``as_of``),
+    each code asked once per book."""
+    known: dict[str, tuple[dt.date, dt.date]] = {}
+
+    def of(code: str) -> tuple[dt.date, dt.date]:
+        if code not in known:
+            known[code] = (
+                calendars.previous_session(code, today),
+                calendars.last_session_on_or_before(code, as_of),
+            )
+        return known[code]
+
+    return of
 
 
 def _unvalued(p: dict, reason: str) -> dict:
@@ -182,7 +207,6 @@ def book_get(portfolio: Portfolio) -> dict:
 
 def _book(portfolio: Portfolio) -> dict:
     today = selectors.today()
-    stale_before = calc.previous_business_day(today)
     positions = _sleeves(portfolio)
     open_positions = [p for p in positions if p["quantity"] != 0]
     base = portfolio.base_currency
@@ -213,6 +237,7 @@ def _book(portfolio: Portfolio) -> dict:
         .values_list("id", "prev_total")
     )
 
+    sessions = _sessions(today, as_of)
     rows, unvalued = [], []
     unrealized_sum = daily_sum = calc.ZERO
     realized_sum = sum((p["realized_pnl"] for p in positions), calc.ZERO)
@@ -237,7 +262,8 @@ def _book(portfolio: Portfolio) -> dict:
                 rate=rate,
                 previous_total=previous_total.get(p["id"]) or calc.ZERO,
                 today=today,
-                stale_before=stale_before,
+                as_of=as_of,
+                sessions=sessions(p["calendar"]),
             )
         except Unvalued as exc:
             unvalued.append(_unvalued(p, str(exc)))

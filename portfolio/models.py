@@ -16,6 +16,7 @@ from django.db import models
 from django.db.models.functions import Cast
 
 from pms_project.cache import MARKET, ROUTES, InvalidatingQuerySet
+from pms_project.errors import PMSError
 from pms_project.validators import (
     code_validator,
     currency_validator,
@@ -23,6 +24,7 @@ from pms_project.validators import (
     plain_text_validator,
 )
 
+from . import calendars
 from .choices import AssetClass, ExecutionSource, PositionStatus
 
 QTY = {"max_digits": 24, "decimal_places": 8}
@@ -36,6 +38,29 @@ RATE = {"max_digits": 24, "decimal_places": 12}
 NAV_LIMIT = Decimal(10) ** 18
 MULTIPLIER_LIMIT = Decimal(10) ** 9
 
+CALENDAR_HELP = (
+    "the trading calendar: blank for weekdays (Mon–Fri), an exchange-calendars name "
+    "(XNYS, XETR, XLON, CMES, XEUR…) or holidays:CC for a country's public holidays"
+)
+
+
+def calendar_validator(code: str) -> None:
+    """A code ``portfolio.calendars`` resolves (the admin, ModelSerializers, ``clean_fields``)."""
+    try:
+        calendars.validate_code(code)
+    except PMSError as exc:
+        raise ValidationError(exc.message) from exc
+
+
+def calendar_field() -> models.CharField:
+    return models.CharField(
+        max_length=30,
+        blank=True,
+        default="",
+        validators=[calendar_validator],
+        help_text=CALENDAR_HELP,
+    )
+
 
 class Portfolio(models.Model):
     code = models.CharField(max_length=20, unique=True, validators=[code_validator])
@@ -45,6 +70,8 @@ class Portfolio(models.Model):
     initial_capital = models.DecimalField(
         **MONEY, validators=[MinValueValidator(Decimal(0)), MaxValueValidator(NAV_LIMIT)]
     )
+    # The days the desk marks and runs its EOD and pre-open chains.
+    calendar = calendar_field()
     created_at = models.DateTimeField(auto_now_add=True)
 
     # A portfolio change also changes what ``?portfolio=CODE`` or no parameter resolves to.
@@ -90,6 +117,9 @@ class Instrument(models.Model):
         validators=[MinValueValidator(Decimal("0.000001")), MaxValueValidator(MULTIPLIER_LIMIT)],
     )
     active = models.BooleanField(default=True)
+    # The days its market is open: on a closed day its previous close carries into the MTM, and
+    # its returns run over its open days only.
+    calendar = calendar_field()
     # Intraday mark set by update-price; the EOD close of D falls back to it when no Price of D.
     last_price = models.DecimalField(**PRICE, null=True, blank=True)
     last_price_at = models.DateTimeField(null=True, blank=True)
@@ -277,6 +307,8 @@ class PositionSnapshot(models.Model):
     unrealized = models.DecimalField(**MONEY)
     total_pnl = models.DecimalField(**MONEY)
     daily_pnl = models.DecimalField(**MONEY)
+    # Marked at its previous close because its market was closed on ``date``.
+    carried = models.BooleanField(default=False)
 
     cache_namespaces = MARKET
     objects = InvalidatingQuerySet.as_manager()

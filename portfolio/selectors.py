@@ -21,6 +21,7 @@ from pms_project.errors import MissingMarketDataError, PMSError
 from pms_project.validators import CODE_HELP, is_code
 
 from . import calculations as calc
+from . import calendars
 from .models import (
     CashFlow,
     Execution,
@@ -56,6 +57,17 @@ def today() -> dt.date:
     return timezone.now().date()
 
 
+def portfolio_is_open(portfolio: Portfolio, day: dt.date) -> bool:
+    """Whether ``day`` is a business day of ``portfolio``'s calendar: the days its EOD and
+    pre-open chains run and its mark-to-market accepts."""
+    return calendars.is_open(portfolio.calendar, day)
+
+
+def portfolio_previous_day(portfolio: Portfolio, day: dt.date) -> dt.date:
+    """The business day of ``portfolio``'s calendar before ``day``."""
+    return calendars.previous_session(portfolio.calendar, day)
+
+
 # --- Market data ------------------------------------------------------------------------------
 
 
@@ -73,6 +85,31 @@ def eod_closes(*, instrument_ids: Iterable[int], day: dt.date) -> dict[int, Deci
             if last_at is not None and timezone.localdate(last_at, dt.UTC) == day:
                 closes[iid] = last_price
     return closes
+
+
+def eod_closes_carried(
+    instruments: dict[int, Instrument], day: dt.date
+) -> tuple[dict[int, Decimal], set[int]]:
+    """The closes marking ``day``: (closes, the ids whose close is carried).
+
+    An instrument whose market is open on ``day`` (its ``calendar``) has its EOD close of the day
+    (``eod_closes``). One whose market is closed carries its last imported close before ``day``,
+    provided that close is of its previous session or later: an older one means a session's close
+    is missing, and the instrument is left out, as a missing close is. A close stored for a closed
+    day is not a close (a vendor's repeat), here as in the returns. Two queries at most.
+    """
+    open_ids, closed_ids = set(), set()
+    for iid, inst in instruments.items():
+        (open_ids if calendars.is_open(inst.calendar, day) else closed_ids).add(iid)
+    closes = eod_closes(instrument_ids=open_ids, day=day) if open_ids else {}
+    carried = set()
+    if closed_ids:
+        before = last_closes(closed_ids, upto=day - dt.timedelta(days=1))
+        for iid, (close_date, close) in before.items():
+            if close_date >= calendars.previous_session(instruments[iid].calendar, day):
+                closes[iid] = close
+                carried.add(iid)
+    return closes, carried
 
 
 @dataclass(frozen=True)
@@ -405,7 +442,8 @@ def flows_between(portfolio: Portfolio, after: dt.date | None, upto: dt.date) ->
 
 def position_snapshot_rows(portfolio: Portfolio, day: dt.date) -> list[dict]:
     """The position snapshots of ``day`` as its mark-to-market stored them (one row per position
-    marked that day, a position closed during the day included, with quantity 0)."""
+    marked that day, a position closed during the day included, with quantity 0; ``carried``:
+    marked at its previous close, its market closed that day)."""
     return list(
         PositionSnapshot.objects.filter(position__portfolio=portfolio, date=day)
         .order_by("position__instrument__symbol", "position__strategy__code")
@@ -416,6 +454,7 @@ def position_snapshot_rows(portfolio: Portfolio, day: dt.date) -> list[dict]:
             "exposure",
             "daily_pnl",
             "total_pnl",
+            "carried",
             instrument_id=F("position__instrument_id"),
             symbol=F("position__instrument__symbol"),
             strategy=F("position__strategy__code"),

@@ -6,8 +6,9 @@ Conventions, which independent tools check number for number:
   each instrument over its own dates: the return of D is v(D) / v(previous date with a value) − 1,
   and a date with no value (no close, or no FX rate) has no return, never a zero. So an
   instrument's returns do not depend on which other instruments are read with it.
-- Scenarios are the last ``N_SCENARIOS`` (250) dates on which *every* held instrument has a return.
-  Scenario P&L_s = Σ_i exposure_i × r_i,s.
+- Scenarios are the last ``N_SCENARIOS`` (250) dates on which *every* held instrument has a return,
+  each instrument's return running from the previous such date (a move on another's holiday
+  compounds into the next scenario: ``common_returns``). Scenario P&L_s = Σ_i exposure_i × r_i,s.
 - Historical VaR_α = −percentile(P&L, 100 × (1 − α)), numpy's default (linear) interpolation.
   ES_0.975 = −mean(P&L_s ≤ −VaR_0.975).
 - Parametric VaR_α = z_α × √(eᵀ Σ e), Σ = ``np.cov(returns, ddof=1)`` of the same scenarios (the
@@ -97,11 +98,27 @@ def daily_returns(values: pd.DataFrame) -> pd.DataFrame:
 
 
 def common_returns(returns: pd.DataFrame) -> pd.DataFrame:
-    """The dates on which every column has a return, oldest first; none without a column (no
-    instrument, no scenario — not every date of whatever else was read)."""
+    """The dates on which every column has a return, oldest first, each column's return running
+    from the previous such date; none without a column (no instrument, no scenario — not every
+    date of whatever else was read).
+
+    A date on which some column has no return (its market's holiday) is not a scenario, but
+    the others' moves that day are not lost: they compound into the next common date, whose
+    row is then the move of every column over the same days (the holiday's column already
+    spans them, see ``daily_returns``). Dates before the first common one are dropped, not
+    compounded: a column not yet listed has no move to pair them with.
+    """
     if returns.shape[1] == 0:
         return returns.iloc[:0]
-    return returns.dropna(how="any")
+    r = returns.to_numpy(dtype=float)
+    rows = np.flatnonzero(~np.isnan(r).any(axis=1))
+    if len(rows) == 0 or rows[-1] - rows[0] + 1 == len(rows):
+        return returns.iloc[rows]  # no gap between common dates: nothing to compound
+    growth = np.where(np.isnan(r[: rows[-1] + 1]), 1.0, 1.0 + r[: rows[-1] + 1])
+    # Segments: the first common date alone, then (previous common date, common date].
+    starts = np.concatenate(([rows[0]], rows[:-1] + 1))
+    compounded = np.multiply.reduceat(growth, starts, axis=0) - 1.0
+    return pd.DataFrame(compounded, index=returns.index[rows], columns=returns.columns)
 
 
 def scenario_window(returns: pd.DataFrame, n: int = N_SCENARIOS) -> pd.DataFrame:

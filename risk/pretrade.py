@@ -182,7 +182,9 @@ def _vars_after(
         no_histories.append(sorted(missing))
     results: list[tuple[calc.VarResult, list[str]] | None] = [None] * len(trades)
     for members, columns, window in groups.values():
-        frame = returns.iloc[window, [column[s] for s in columns]]
+        # The window's dates, each column's return compounded since the previous one.
+        frame = calc.common_returns(returns.iloc[:, [column[s] for s in columns]])
+        frame = frame.iloc[len(frame) - len(window) :]
         # Every column starts at the book's exposure; each trade changes its own instrument's.
         base = e_before.reindex(columns).fillna(0.0).to_numpy(dtype=float)
         matrix = np.repeat(base[:, None], len(members), axis=1)
@@ -223,7 +225,11 @@ def _impact_side(var: calc.VarResult, no_history, limits, nav) -> dict:
 
 def _info(instrument: Instrument) -> selectors.InstrumentInfo:
     return selectors.InstrumentInfo(
-        instrument.id, instrument.symbol, instrument.asset_class, instrument.currency
+        instrument.id,
+        instrument.symbol,
+        instrument.asset_class,
+        instrument.currency,
+        instrument.calendar,
     )
 
 

@@ -233,7 +233,7 @@ def live_book(portfolio: Portfolio) -> LiveBook:
     book = book_get(portfolio)
     instruments = {
         r["symbol"]: selectors.InstrumentInfo(
-            r["instrument_id"], r["symbol"], r["asset_class"], r["currency"]
+            r["instrument_id"], r["symbol"], r["asset_class"], r["currency"], r["calendar"]
         )
         for r in book["positions"]
     }

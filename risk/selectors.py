@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 
 from pms_project.errors import PMSError
 from portfolio import calculations as pcalc
+from portfolio import calendars
 from portfolio import selectors as portfolio_selectors
 from portfolio.models import NavSnapshot, Portfolio, PositionSnapshot
 
@@ -28,6 +29,7 @@ class InstrumentInfo:
     symbol: str
     asset_class: str
     currency: str
+    calendar: str = ""  # its trading calendar: closes on its closed days are not read
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,9 @@ def market_history(
     start: dt.date | None = None,
 ) -> MarketHistory:
     """The closes of ``instruments`` from ``start`` to ``end`` and their rates to ``base``. An
-    instrument with no close at all has a column of NaN. Two queries."""
+    instrument with no close at all has a column of NaN. A close dated on a day the instrument's
+    calendar is closed is dropped (NaN): its returns run over its own trading days, the one
+    after a holiday spanning it. Two queries."""
     symbols = sorted(instruments)
     if not symbols:
         empty = pd.DataFrame(dtype=float)
@@ -66,6 +70,7 @@ def market_history(
     ids = {info.id: symbol for symbol, info in instruments.items()}
     closes = portfolio_selectors.closes_frame([*ids, *pairs], start=start, end=end)
     prices = closes.reindex(columns=list(ids)).rename(columns=ids).reindex(columns=symbols)
+    prices = calendars.mask_closed(prices, {s: i.calendar for s, i in instruments.items()})
     fx = calc.fx_to_base(_pairs(closes, pairs, direct=True), _pairs(closes, pairs, direct=False))
     currencies = pd.Series({s: instruments[s].currency for s in symbols}, dtype=object)
     return MarketHistory(prices, calc.fx_factors(prices, currencies, fx, base))
@@ -116,11 +121,12 @@ def marked_day(portfolio: Portfolio, day: dt.date) -> MarkedDay:
         "position__instrument__symbol",
         "position__instrument__asset_class",
         "position__instrument__currency",
+        "position__instrument__calendar",
         "exposure",
     )
     instruments, exposures = {}, []
-    for iid, symbol, asset_class, currency, exposure in rows:
-        instruments[symbol] = InstrumentInfo(iid, symbol, asset_class, currency)
+    for iid, symbol, asset_class, currency, calendar, exposure in rows:
+        instruments[symbol] = InstrumentInfo(iid, symbol, asset_class, currency, calendar)
         if exposure:
             exposures.append(pcalc.ExposureRow(symbol, asset_class, currency, exposure))
     return MarkedDay(nav, pcalc.exposure_totals(exposures), instruments)

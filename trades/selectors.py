@@ -15,6 +15,7 @@ import pandas as pd
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q, QuerySet, Sum
 
+from portfolio import calendars
 from portfolio import selectors as portfolio_selectors
 from portfolio.models import Execution, Instrument, Portfolio, Strategy
 from risk import selectors as risk_selectors
@@ -62,7 +63,9 @@ def closes(instruments: list[Instrument], *, day: dt.date) -> pd.DataFrame:
         [i.id for i in instruments], start=day - dt.timedelta(days=HISTORY_DAYS), end=day
     )
     symbols = {i.id: i.symbol for i in instruments}
-    return frame.reindex(columns=list(symbols)).rename(columns=symbols)
+    frame = frame.reindex(columns=list(symbols)).rename(columns=symbols)
+    # Each instrument over its own trading days: a close on its market's holiday is not one.
+    return calendars.mask_closed(frame, {i.symbol: i.calendar for i in instruments})
 
 
 def market_history(
@@ -70,7 +73,9 @@ def market_history(
 ) -> risk_selectors.MarketHistory:
     """Closes (own currency) and rates to ``base`` of ``instruments`` up to ``day``, by symbol."""
     infos = {
-        i.symbol: risk_selectors.InstrumentInfo(i.id, i.symbol, i.asset_class, i.currency)
+        i.symbol: risk_selectors.InstrumentInfo(
+            i.id, i.symbol, i.asset_class, i.currency, i.calendar
+        )
         for i in instruments
     }
     return risk_selectors.market_history(

@@ -29,11 +29,13 @@ class MorningPackSerializer(serializers.Serializer):
     market_moves = serializers.ListField(
         child=serializers.DictField(),
         help_text="every instrument held or signalled: symbol, name, asset_class, currency, "
-        "held, signalled, close, close_date, moves {1D, 1W, 1M} (fractions, null without a base)",
+        "held, signalled, close, close_date, carried (held and marked at its previous close, "
+        "its market closed on as_of), moves {1D, 1W, 1M} (fractions, null without a base)",
     )
     positions = serializers.DictField(
         help_text="count; top_exposure and top_movers: the 10 largest by |exposure| and by "
-        "|daily P&L| (symbol, strategy, quantity, price, exposure, daily_pnl, total_pnl)"
+        "|daily P&L| (symbol, strategy, quantity, price, exposure, daily_pnl, total_pnl, "
+        "carried)"
     )
     risk = serializers.DictField(
         help_text="risk at the close (as GET /api/risk/history/ keeps it): var, exposures, "

@@ -24,7 +24,15 @@ MONEY = {"max_digits": 28, "decimal_places": 8}
 class PortfolioSerializer(ModelSerializer):
     class Meta:
         model = Portfolio
-        fields = ["id", "code", "name", "base_currency", "inception_date", "initial_capital"]
+        fields = [
+            "id",
+            "code",
+            "name",
+            "base_currency",
+            "inception_date",
+            "initial_capital",
+            "calendar",
+        ]
 
 
 class StrategySerializer(ModelSerializer):
@@ -80,6 +88,7 @@ class InstrumentSerializer(ModelSerializer):
             "currency",
             "multiplier",
             "active",
+            "calendar",
             "last_price",
             "last_price_at",
         ]
@@ -189,7 +198,12 @@ class BookPositionSerializer(serializers.Serializer):
     )
     mark_age_days = serializers.IntegerField(help_text="calendar days from price_date to today")
     stale = serializers.BooleanField(
-        help_text="the mark is dated before the previous business day of today"
+        help_text="the mark is dated before the previous session of today on the instrument's "
+        "calendar"
+    )
+    carried = serializers.BooleanField(
+        help_text="the mark is a close carried over days its market was closed (its calendar): "
+        "the book's as-of date is one of them"
     )
     fx = serializers.DecimalField(max_digits=24, decimal_places=12)
     exposure = serializers.DecimalField(**MONEY)

@@ -9,7 +9,7 @@ from pms_project.errors import PMSError
 from pms_project.validators import MIN_DATE
 
 from .. import calculations as calc
-from .. import selectors
+from .. import calendars, selectors
 from ..choices import MANUAL_STRATEGY_CODE
 from ..models import (
     Instrument,
@@ -21,27 +21,46 @@ from ..models import (
 
 
 def validate_business_date(
-    day: dt.date, *, field: str = "date", allow_today: bool = True
+    day: dt.date,
+    *,
+    field: str = "date",
+    allow_today: bool = True,
+    portfolio: Portfolio | None = None,
 ) -> dt.date:
+    """A date neither too old nor in the future, and a business day: Mon–Fri, or, given a
+    ``portfolio``, a day its calendar is open (what the mark-to-market of the portfolio needs;
+    the pipelines ask ``selectors.portfolio_is_open`` and skip its holidays)."""
     if not isinstance(day, dt.date):
         raise PMSError("a date is YYYY-MM-DD", field=field)
     if day < MIN_DATE:
         raise PMSError(f"must be on or after {MIN_DATE.isoformat()}", field=field)
     if day > selectors.today() or (not allow_today and day == selectors.today()):
         raise PMSError(f"{day.isoformat()} is in the future", field=field)
-    if not calc.is_business_day(day):
+    if portfolio is not None:
+        if not selectors.portfolio_is_open(portfolio, day):
+            raise PMSError(
+                f"{day.isoformat()} is not a business day of {portfolio.code}'s calendar "
+                f"({portfolio.calendar or 'Mon–Fri'})",
+                field=field,
+            )
+    elif not calc.is_business_day(day):
         raise PMSError(f"{day.isoformat()} is not a business day (Mon–Fri)", field=field)
     return day
 
 
-def business_date_range(start: dt.date, end: dt.date) -> list[dt.date]:
+def business_date_range(
+    start: dt.date, end: dt.date, *, portfolio: Portfolio | None = None
+) -> list[dt.date]:
     """The business days from ``start`` to ``end``, both business days (``from``, ``to``), in
-    order; a range that starts after it ends is refused naming ``from``."""
-    validate_business_date(start, field="from")
-    validate_business_date(end, field="to")
+    order — of ``portfolio``'s calendar when given, else Mon–Fri; a range that starts after it
+    ends is refused naming ``from``."""
+    validate_business_date(start, field="from", portfolio=portfolio)
+    validate_business_date(end, field="to", portfolio=portfolio)
     if start > end:
         raise PMSError("the range starts after it ends", field="from")
-    return calc.business_days(start, end)
+    if portfolio is not None:
+        return calendars.sessions(portfolio.calendar, start, end)
+    return list(calc.business_days(start, end))
 
 
 # Largest magnitudes the NUMERIC columns hold: a larger value is a 400, never a database error.

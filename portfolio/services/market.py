@@ -44,6 +44,8 @@ class InstrumentRow:
     currency: str
     multiplier: Decimal = Decimal(1)
     active: bool = True
+    # None: not given — a new instrument trades on weekdays, an existing one keeps its calendar.
+    calendar: str | None = None
 
 
 def instruments_upsert(rows: list[InstrumentRow]) -> tuple[int, int]:
@@ -52,10 +54,16 @@ def instruments_upsert(rows: list[InstrumentRow]) -> tuple[int, int]:
     Rows are saved one by one, not with bulk_update, so any post_save receiver (cache
     invalidation) still fires; instrument lists are small.
     """
-    fields = ("name", "asset_class", "currency", "multiplier", "active")
+    base_fields = ("name", "asset_class", "currency", "multiplier", "active")
+
+    def fields_of(row: InstrumentRow) -> tuple[str, ...]:
+        return base_fields if row.calendar is None else (*base_fields, "calendar")
+
     for row in rows:
         try:
-            Instrument(symbol=row.symbol, **{f: getattr(row, f) for f in fields}).clean_fields()
+            Instrument(
+                symbol=row.symbol, **{f: getattr(row, f) for f in fields_of(row)}
+            ).clean_fields()
         except ValidationError as exc:
             field, messages = next(iter(exc.message_dict.items()))
             raise PMSError(f"{row.symbol!r}: {' '.join(messages)}", field=field) from exc
@@ -65,6 +73,7 @@ def instruments_upsert(rows: list[InstrumentRow]) -> tuple[int, int]:
             [r.symbol for r in rows], field_name="symbol"
         )
         for row in rows:
+            fields = fields_of(row)
             instrument = existing.get(row.symbol)
             if instrument is None:
                 Instrument.objects.create(symbol=row.symbol, **{f: getattr(row, f) for f in fields})

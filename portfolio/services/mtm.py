@@ -14,7 +14,7 @@ from trades.audit import state as audit_state
 from trades.choices import AuditAction
 
 from .. import calculations as calc
-from .. import selectors
+from .. import calendars, selectors
 from ..models import (
     Instrument,
     NavSnapshot,
@@ -42,7 +42,7 @@ def mark_to_market(*, portfolio: Portfolio, business_date: dt.date, user=None) -
     The portfolio row is locked before anything is read, and ``execution_record`` takes the same
     lock: a booking or a concurrent run of an earlier date cannot slip between reads and writes.
     """
-    day = validate_business_date(business_date, field="date")
+    day = validate_business_date(business_date, field="date", portfolio=portfolio)
     if day < portfolio.inception_date:
         raise PMSError("the date precedes the portfolio's inception", field="date")
     with transaction.atomic():
@@ -68,9 +68,9 @@ def _mark_locked(portfolio: Portfolio, day: dt.date) -> NavSnapshot:
         (p.instrument_id, p.strategy_id): p
         for p in Position.objects.filter(portfolio=portfolio).annotate(**_previous_snapshot(day))
     }
-    instruments = Instrument.objects.only("id", "symbol", "currency", "multiplier").in_bulk(
-        {iid for iid, _ in trades}
-    )
+    instruments = Instrument.objects.only(
+        "id", "symbol", "currency", "multiplier", "calendar"
+    ).in_bulk({iid for iid, _ in trades})
     first = min((t[0].trade_date for t in trades.values()), default=day)
     fx = selectors.fx_table(
         base=portfolio.base_currency,
@@ -90,7 +90,10 @@ def _mark_locked(portfolio: Portfolio, day: dt.date) -> NavSnapshot:
         or sleeves[sleeve].prev_date is None
         or trades[sleeve][-1].trade_date > sleeves[sleeve].prev_date
     }
-    closes = selectors.eod_closes(instrument_ids={iid for iid, _ in to_mark}, day=day)
+    # An instrument whose market is closed on D carries its previous close (flagged carried).
+    closes, carried = selectors.eod_closes_carried(
+        {iid: instruments[iid] for iid, _ in to_mark}, day
+    )
     missing = sorted(
         instruments[iid].symbol
         for (iid, _), state in to_mark.items()
@@ -131,6 +134,7 @@ def _mark_locked(portfolio: Portfolio, day: dt.date) -> NavSnapshot:
                 unrealized=m.unrealized,
                 total_pnl=m.total_pnl,
                 daily_pnl=m.daily_pnl,
+                carried=inst.id in carried,
             )
         )
 
@@ -188,10 +192,11 @@ def _previous_snapshot(day: dt.date) -> dict:
 def mark_to_market_range(
     *, portfolio: Portfolio, start: dt.date, end: dt.date, user=None
 ) -> list[NavSnapshot]:
-    """Mark every business day from ``start`` to ``end`` in order (each day its own transaction)."""
+    """Mark every business day of the portfolio's calendar from ``start`` to ``end`` in order
+    (each day its own transaction); its holidays are skipped, not refused."""
     if start > end:
         raise PMSError("the range starts after it ends", field="from")
     return [
         mark_to_market(portfolio=portfolio, business_date=day, user=user)
-        for day in calc.business_days(start, end)
+        for day in calendars.sessions(portfolio.calendar, start, end)
     ]

@@ -35,9 +35,8 @@ def plain_after(portfolio, trade: pretrade.Trade):
     if not booked:
         i = trade.instrument
         rows.append(pcalc.ExposureRow(i.symbol, i.asset_class, i.currency, added))
-    info = report.selectors.InstrumentInfo(
-        trade.instrument.id, trade.instrument.symbol, trade.instrument.asset_class, "USD"
-    )
+    i = trade.instrument
+    info = report.selectors.InstrumentInfo(i.id, i.symbol, i.asset_class, "USD", i.calendar)
     holdings = report.Holdings(
         live.holdings.nav,
         pcalc.exposure_totals(rows),

@@ -1,8 +1,11 @@
 """``import_instruments <csv>``: create or update instruments from a CSV file, all or nothing.
 
-Columns ``symbol,name,asset_class,currency`` and optionally ``multiplier`` (default 1) and
-``active`` (default true). Every row is checked before anything is written, so a typo on line 400
-does not leave 399 instruments half-imported; errors name the line and the column.
+Columns ``symbol,name,asset_class,currency`` and optionally ``multiplier`` (default 1),
+``active`` (default true) and ``calendar`` (the instrument's trading calendar, see
+``portfolio.calendars``: blank for weekdays; without the column, an existing instrument keeps
+its calendar and a new one trades on weekdays). Every row is checked before anything is
+written, so a typo on line 400 does not leave 399 instruments half-imported; errors name the line
+and the column.
 """
 
 from __future__ import annotations
@@ -11,14 +14,16 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from pms_project.errors import PMSError
 from pms_project.validators import CODE_HELP, control_characters, is_code, is_currency
+from portfolio import calendars
 from portfolio.choices import AssetClass
 from portfolio.management.csvio import read_csv
 from portfolio.models import MULTIPLIER_LIMIT, Instrument
 from portfolio.services import InstrumentRow, instruments_upsert
 
 REQUIRED = ("symbol", "name", "asset_class", "currency")
-OPTIONAL = ("multiplier", "active")
+OPTIONAL = ("multiplier", "active", "calendar")
 _TRUE = {"1", "true", "yes", "y", "t"}
 _FALSE = {"0", "false", "no", "n", "f"}
 # Instrument.multiplier is NUMERIC(20, 6), at most MULTIPLIER_LIMIT.
@@ -70,14 +75,23 @@ def parse_instrument(line: int, row: dict[str, str]) -> InstrumentRow:
         if flag not in _TRUE | _FALSE:
             raise fail("active", f"{row['active']!r} is not true/false")
         active = flag in _TRUE
-    return InstrumentRow(symbol, name, row["asset_class"], row["currency"], multiplier, active)
+
+    calendar = row.get("calendar")  # None: no such column
+    if calendar is not None:
+        try:
+            calendars.validate_code(calendar, field="calendar")
+        except PMSError as exc:
+            raise fail("calendar", exc.message) from None
+    return InstrumentRow(
+        symbol, name, row["asset_class"], row["currency"], multiplier, active, calendar
+    )
 
 
 class Command(BaseCommand):
     help = (
         "Create or update instruments from a CSV file (symbol,name,asset_class,currency"
-        "[,multiplier][,active]). All or nothing: every row is validated before anything is "
-        "written; existing symbols are updated."
+        "[,multiplier][,active][,calendar]). All or nothing: every row is validated before "
+        "anything is written; existing symbols are updated."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
