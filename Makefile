@@ -20,7 +20,15 @@ RUN_ADDR ?= 127.0.0.1:8000
 DEMO_ENV := env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL DJANGO_DEBUG=true
 EMBEDDED_PG := $(PY) -m pms_project.embedded_pg
 
-.PHONY: run serve demo-data db-stop test lint format bench clean fuzz
+# The production stack on this machine (`make stack`): gunicorn, one Celery worker and beat on
+# the local PostgreSQL and Redis (scripts/ensure_services.sh starts them). Its own database and
+# Redis databases (cache /3, broker /4), apart from the suite's.
+STACK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/pms_stack
+STACK_REDIS_URL ?= redis://127.0.0.1:6379/3
+STACK_BIND ?= 127.0.0.1:8000
+STACK_ENV := DATABASE_URL=$(STACK_DATABASE_URL) REDIS_URL=$(STACK_REDIS_URL) STACK_BIND=$(STACK_BIND)
+
+.PHONY: run serve demo-data db-stop test lint format bench clean fuzz stack stack-stop
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +48,14 @@ run: $(STAMP)
 serve: demo-data
 	@echo "Serving the PMS on http://$(RUN_ADDR) (admin: /admin/, API docs: /api/docs/) — Ctrl-C stops it."
 	$(DEMO_ENV) $(PY) manage.py runserver --noreload $(RUN_ADDR)
+
+# Logs in logs/stack/ (web, worker, beat), followed in the terminal; Ctrl-C stops all three.
+stack: $(STAMP)
+	scripts/ensure_services.sh
+	@env -u CELERY_BROKER_URL $(STACK_ENV) scripts/stack.sh
+
+stack-stop:
+	scripts/stack.sh stop
 
 db-stop: $(STAMP)
 	$(EMBEDDED_PG) stop

@@ -50,6 +50,7 @@ urlpatterns = [
     path("api/risk/", include("risk.api.urls")),
     path("api/attribution/", include("attribution.api.urls")),
     path("api/briefing/", include("briefing.api.urls")),
+    path("api/ops/", include("ops.api.urls")),
     path("briefing/", include("briefing.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

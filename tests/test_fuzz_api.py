@@ -51,6 +51,7 @@ from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, Phase, settings
 from rest_framework.authtoken.models import Token
 
+from ops import pipelines
 from portfolio import calculations as calc
 from portfolio import services
 from portfolio.models import Instrument, Portfolio, Strategy
@@ -246,6 +247,13 @@ def _seed_proposals(portfolio: Portfolio, users: dict) -> None:
         )
 
 
+def _seed_pipeline_runs(portfolio: Portfolio) -> None:
+    """Pipeline runs of every shape for /api/ops/pipeline-runs/: succeeded (each step's
+    result), failed (a step's error: no close of March 1st), skipped (a weekend)."""
+    for day in (dt.date(2024, 2, 16), dt.date(2024, 3, 1), dt.date(2024, 2, 17)):
+        pipelines.run_inprocess(portfolio=portfolio, pipeline="eod", day=day)
+
+
 def _seed_users() -> dict[str, object]:
     users = {}
     for role in (*GROUPS, SUPERUSER):
@@ -296,6 +304,7 @@ def fuzz_book(request, django_db_setup, django_db_blocker) -> Iterator[FuzzBook]
             _seed_book(portfolio)
             users = _seed_users()
             _seed_proposals(portfolio, users)
+            _seed_pipeline_runs(portfolio)
             tokens = {role: Token.objects.create(user=user).key for role, user in users.items()}
             book = FuzzBook(tokens=tokens)
             cache.clear()

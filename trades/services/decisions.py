@@ -235,17 +235,17 @@ def proposal_reject(*, proposal_id: int, user, reason: str) -> TradeProposal:
     return proposal
 
 
-def proposals_expire(*, today: dt.date | None = None, user=None) -> int:
-    """Expire every pending proposal dated before ``today`` (the pre-open's first step); returns
-    how many. Each portfolio in its own transaction, under its lock; one audit event each."""
+def proposals_expire(
+    *, today: dt.date | None = None, user=None, portfolio: Portfolio | None = None
+) -> int:
+    """Expire every pending proposal dated before ``today`` (the pre-open's first step), of
+    ``portfolio`` or of all; returns how many. Each portfolio in its own transaction, under its
+    lock; one audit event each."""
     today = today or portfolio_selectors.today()
-    portfolio_ids = sorted(
-        set(
-            TradeProposal.objects.filter(status=ProposalStatus.PENDING, date__lt=today).values_list(
-                "portfolio_id", flat=True
-            )
-        )
-    )
+    stale = TradeProposal.objects.filter(status=ProposalStatus.PENDING, date__lt=today)
+    if portfolio is not None:
+        stale = stale.filter(portfolio=portfolio)
+    portfolio_ids = sorted(set(stale.values_list("portfolio_id", flat=True)))
     expired = 0
     for portfolio_id in portfolio_ids:
         with transaction.atomic():

@@ -4,9 +4,10 @@ The data (instruments, two years of synthetic closes, strategies, a year of trad
 flows, risk limits) comes from the pure ``portfolio.demo`` and ``risk.demo`` modules and is
 written through the services in one transaction; the marks and the EOD risk snapshots follow,
 one day per transaction, then the attribution as of the last day, the day's proposals and its
-morning pack. It lives in ``ops`` because it
-spans every app. The demo users get a fresh random password on every run (never a well-known
-one), printed once, because this command is how people log in.
+morning pack, and last the EOD and pre-open pipelines of those days recorded through
+``ops.pipelines`` (identical rows again, and runs to see in the admin). It lives in ``ops``
+because it spans every app. The demo users get a fresh random password on every run (never a
+well-known one), printed once, because this command is how people log in.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from rest_framework.authtoken.models import Token
 from attribution import report as attribution_report
 from attribution import services as attribution_services
 from briefing import services as briefing_services
+from ops import pipelines
+from ops.choices import Pipeline, RunStatus
 from pms_project.errors import PMSError
 from portfolio import calculations as calc
 from portfolio import demo, selectors, services
@@ -112,6 +115,7 @@ class Command(BaseCommand):
                     self._mark(portfolio, start, end)
                     day = self._propose(portfolio, end)
                     self._brief(portfolio, day)
+                    self._record_runs(portfolio, end, day)
             except PMSError as exc:
                 raise CommandError(f"{exc.field}: {exc.message}") from exc
         # Passwords are reset last, so a failed run never leaves users with unprinted passwords.
@@ -239,6 +243,19 @@ class Command(BaseCommand):
             f"generated the morning pack of {day.isoformat()} (as of the close of "
             f"{pack.as_of.isoformat()}) in {time.monotonic() - started:.1f}s"
         )
+
+    def _record_runs(self, portfolio: Portfolio, end: dt.date, day: dt.date) -> None:
+        """The last evening's EOD and the morning's pre-open through ``ops.pipelines``, so the
+        admin's pipeline runs show the desk's day. Every step replaces what the seeding wrote
+        with identical rows (the proposals are kept, the pack lists the manual one too)."""
+        for pipeline, when in ((Pipeline.EOD, end), (Pipeline.PREOPEN, day)):
+            run, _ = pipelines.run_inprocess(portfolio=portfolio, pipeline=pipeline, day=when)
+            if run.status == RunStatus.FAILED:
+                raise CommandError(f"{pipeline} of {when}: failed at {run.error}")
+            self.stdout.write(
+                f"recorded the {pipeline} pipeline of {when.isoformat()}: {run.status}"
+                + (f" in {run.seconds:.1f}s" if run.seconds is not None else "")
+            )
 
     def _summary(self, portfolio: Portfolio) -> None:
         try:
