@@ -46,6 +46,7 @@ def redis_worker():
     """A worker consuming the Redis broker, for one test; the app eager again afterwards."""
     saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager")}
     app.conf.update(broker_url=BROKER_URL, task_always_eager=False)
+    reset_connection_pools()  # an earlier test's pools point at the old (default) broker
     app.control.purge()  # nothing left over from an earlier run in our broker database
 
     def close_connection(**kwargs):
@@ -60,6 +61,18 @@ def redis_worker():
     finally:
         task_postrun.disconnect(close_connection)
         app.conf.update(saved)
+        reset_connection_pools()
+
+
+def reset_connection_pools() -> None:
+    """Drop the app's broker connection and producer pools (made lazily with the broker URL of
+    their time, e.g. by an eager ``delay()`` of an earlier test), as Celery does after a fork."""
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._pool = None
+    amqp = app.__dict__.get("amqp")
+    if amqp is not None:
+        amqp._producer_pool = None
 
 
 def wait_for(pipeline: str, count: int, timeout: float = 90.0) -> list[PipelineRun]:
