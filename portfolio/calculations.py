@@ -93,7 +93,7 @@ def fx_rate_from_pair(
 # --- The average-cost ledger ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LedgerState:
     quantity: Decimal = ZERO
     avg_cost: Decimal = ZERO
@@ -106,7 +106,7 @@ class LedgerState:
         return self.quantity != ZERO
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Trade:
     trade_date: dt.date
     quantity: Decimal
@@ -160,9 +160,17 @@ def apply_trade(
         )
 
 
-def replay(trades: Iterable[Trade], *, multiplier: Decimal, fx: FxLookup) -> LedgerState:
-    """The position a sequence of executions (in ledger order) leaves behind."""
-    state = LedgerState()
+def replay(
+    trades: Iterable[Trade],
+    *,
+    multiplier: Decimal,
+    fx: FxLookup,
+    start: LedgerState | None = None,
+) -> LedgerState:
+    """The position a sequence of executions (in ledger order) leaves behind, from flat or from
+    ``start``: the state after earlier executions (each step depends only on the state and the
+    execution, so continuing from a stored state gives the full replay's numbers)."""
+    state = LedgerState() if start is None else start
     for trade in trades:
         state = apply_trade(state, trade, multiplier=multiplier, fx=fx)
     return state
@@ -171,7 +179,7 @@ def replay(trades: Iterable[Trade], *, multiplier: Decimal, fx: FxLookup) -> Led
 # --- Marking ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Mark:
     quantity: Decimal
     price: Decimal

@@ -282,7 +282,20 @@ class Execution(models.Model):
                 condition=models.Q(price__gt=0), name="execution_price_positive"
             ),
         ]
-        indexes = [models.Index(fields=["portfolio", "trade_date"])]
+        indexes = [
+            models.Index(fields=["portfolio", "trade_date"]),
+            # A sleeve's executions after a date (mark-to-market from the previous snapshot, the
+            # position's replay in ledger order) and after an id (back-dated bookings).
+            models.Index(
+                fields=["portfolio", "instrument", "strategy", "trade_date", "id"],
+                name="execution_sleeve_date",
+            ),
+            models.Index(
+                fields=["portfolio", "instrument", "strategy", "id"],
+                include=["trade_date"],
+                name="execution_sleeve_id",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.trade_date} {self.instrument} {self.quantity}@{self.price}"
@@ -297,6 +310,16 @@ class Execution(models.Model):
 
 
 class PositionSnapshot(models.Model):
+    """One sleeve marked at the close of ``date``, with its ledger state as of that date.
+
+    The state (quantity, ``avg_cost``, realized_pnl, opened/closed dates) is where the next
+    mark-to-market starts from instead of replaying the sleeve's ledger from inception.
+    ``ledger_watermark`` is the largest execution id when the row was written: an execution of
+    the sleeve dated on or before ``date`` with a larger id was booked after it (back-dated), so
+    the state no longer holds and the sleeve is replayed in full. Rows without a watermark (written
+    before migration 0007) are replayed in full as well.
+    """
+
     date = models.DateField()
     position = models.ForeignKey(Position, on_delete=models.PROTECT, related_name="snapshots")
     quantity = models.DecimalField(**QTY)
@@ -309,6 +332,10 @@ class PositionSnapshot(models.Model):
     daily_pnl = models.DecimalField(**MONEY)
     # Marked at its previous close because its market was closed on ``date``.
     carried = models.BooleanField(default=False)
+    avg_cost = models.DecimalField(**COST, null=True, blank=True)
+    opened_date = models.DateField(null=True, blank=True)
+    closed_date = models.DateField(null=True, blank=True)
+    ledger_watermark = models.BigIntegerField(null=True, blank=True)
 
     cache_namespaces = MARKET
     objects = InvalidatingQuerySet.as_manager()
