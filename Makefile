@@ -85,6 +85,8 @@ bench: $(STAMP)
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/pms_bench $(PY) bench/mtm_bench.py
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/pms_bench_eod REDIS_URL= CELERY_BROKER_URL= \
 		$(PY) bench/eod_bench.py
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/pms_bench_chain REDIS_URL= CELERY_BROKER_URL= \
+		$(PY) bench/pipeline_bench.py
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/pms_bench_risk REDIS_URL= CELERY_BROKER_URL= \
 		$(PY) bench/risk_bench.py
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/pms_bench_trades REDIS_URL= CELERY_BROKER_URL= \

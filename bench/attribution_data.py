@@ -143,10 +143,10 @@ def build_book(
             """
             INSERT INTO portfolio_positionsnapshot
                 (date, position_id, quantity, price, fx, exposure, realized_pnl, unrealized,
-                 total_pnl, daily_pnl)
+                 total_pnl, daily_pnl, carried)
             SELECT d.day, p.id, p.quantity, p.avg_cost::numeric(24, 10), 1,
                    p.quantity * p.avg_cost::numeric(24, 8), 0, 0, 0,
-                   round((hashtext(p.id || '-' || d.day)::numeric %% 100000) / 100, 2)
+                   round((hashtext(p.id || '-' || d.day)::numeric %% 100000) / 100, 2), false
             FROM (SELECT g::date AS day FROM generate_series(%s::date, %s::date, '1 day') g
                   WHERE extract(isodow FROM g) < 6) d
             CROSS JOIN portfolio_position p

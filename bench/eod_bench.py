@@ -24,7 +24,7 @@ instrument's level. An open sleeve stops three executions into a cycle (long 7 Ã
    executions each; ``mark_to_market_range`` of the whole year, from no snapshot at all.
 
 In 1 and 2: the first mark of the day before (no snapshot yet: every sleeve replayed from
-inception, what every run cost before migration 0007), then the mark of the day (timed: best and
+inception, what every run cost before migration 0008), then the mark of the day (timed: best and
 median of 3 runs, each replacing the day's rows), a back-dated booking (one sleeve replayed), and
 the day replayed in full (every stored state withdrawn, rolled back) for the comparison. Every
 incremental result is checked against the full replay digit for digit (rows and NAV), and
@@ -148,11 +148,11 @@ def build(
         cur.execute(
             """
             INSERT INTO portfolio_instrument
-                (symbol, name, asset_class, currency, multiplier, active)
+                (symbol, name, asset_class, currency, multiplier, active, calendar)
             SELECT %(code)s || '-' || lpad(s::text, 5, '0'), 'Benchmark instrument ' || s,
                    (ARRAY['EQUITY','COMMODITY','RATES','CREDIT'])[s %% 4 + 1],
                    CASE WHEN s %% 3 = 0 THEN 'EUR' ELSE 'USD' END,
-                   (ARRAY[1, 10, 50, 1000])[s %% 4 + 1], true
+                   (ARRAY[1, 10, 50, 1000])[s %% 4 + 1], true, ''
             FROM generate_series(1, %(n)s) s ORDER BY s
             """,
             {"code": code, "n": open_sleeves},
