@@ -4,8 +4,8 @@ two starts racing on two database connections.
 Transactional tests (the worker's thread and the racing threads have their own database
 connections, so the data must be committed): the desk is built in each, and the database is
 flushed after it. The worker is Celery's embedded test worker (a thread of this process, solo
-pool) consuming the Redis database 11, with the app reconfigured for the test only: the suite
-otherwise runs tasks eagerly (``CELERY_BROKER_URL=``)."""
+pool) consuming the Redis database after the suite's cache database, with the app reconfigured
+for the test only: the suite otherwise runs tasks eagerly (``CELERY_BROKER_URL=``)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import time
 import pytest
 from celery.contrib.testing.worker import start_worker
 from celery.signals import task_postrun
+from django.conf import settings
 from django.db import connection, transaction
 
 from briefing.models import MorningPack
@@ -22,6 +23,7 @@ from ops import pipelines, tasks
 from ops.choices import Pipeline, RunStatus
 from ops.models import PipelineRun
 from pms_project.celery import app
+from pms_project.settings import _next_redis_database
 from portfolio.models import NavSnapshot
 from risk.models import RiskSnapshot
 from tests.concurrency import run_concurrently
@@ -31,7 +33,9 @@ from trades.tests.fixtures_trades import restore_desk_groups
 
 from .desk import FRI, NEXT_MON, desk_build
 
-BROKER_URL = "redis://127.0.0.1:6379/11"
+# The broker's own database, as production derives it: the one after the suite's cache database
+# (REDIS_URL), so two suites run side by side on their own cache databases never share a queue.
+BROKER_URL = _next_redis_database(settings.REDIS_URL)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
