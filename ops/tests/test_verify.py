@@ -17,7 +17,8 @@ from django.core.management.base import CommandError
 from django.db.models import F
 
 from ops import pipelines
-from ops.checks import config, docs
+from ops.checks import FAIL, WARN, config, docs
+from ops.checks.base import Check, run_one
 from ops.choices import Pipeline, RunStatus
 from ops.models import PipelineRun
 from portfolio.models import NavSnapshot, Portfolio, Position, PositionSnapshot
@@ -255,3 +256,19 @@ def test_the_table_names_each_check_with_its_status_and_no_colour_off_a_terminal
     rows = [line.split()[:3] for line in lines[2:-1]]
     assert ["positions_match_ledger", "integrity", "PASS"] in rows
     assert lines[-1].startswith(f"{len(rows)} checks: {len(rows)} passed, 0 warnings, 0 failed")
+
+
+def test_a_check_that_raises_is_a_failure_naming_the_exception_and_dev_only_warns_if_advisory():
+    def broken() -> tuple[bool, str]:
+        raise RuntimeError("no route to host")
+
+    plain = Check("broken", "database", broken)
+    advisory = Check("broken_advisory", "configuration", broken, advisory_in_dev=True)
+    result = run_one(plain, production=False)
+    assert (result.ok, result.status, result.detail) == (
+        False,
+        FAIL,
+        "RuntimeError: no route to host",
+    )
+    assert run_one(advisory, production=False).status == WARN
+    assert run_one(advisory, production=True).status == FAIL
