@@ -28,7 +28,7 @@ STACK_REDIS_URL ?= redis://127.0.0.1:6379/3
 STACK_BIND ?= 127.0.0.1:8000
 STACK_ENV := DATABASE_URL=$(STACK_DATABASE_URL) REDIS_URL=$(STACK_REDIS_URL) STACK_BIND=$(STACK_BIND)
 
-.PHONY: run serve demo-data db-stop test lint format bench clean fuzz stack stack-stop backup restore
+.PHONY: run serve demo-data db-stop test lint format bench clean fuzz stack stack-stop backup restore verify
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,18 @@ stack: $(STAMP)
 
 stack-stop:
 	scripts/stack.sh stop
+
+# The named checks of a running system (manage.py verify). With DATABASE_URL in the environment,
+# the system it names, with the environment's settings (production: every check must pass);
+# without, the embedded demo (`make run`'s data, DEBUG on: configuration only warns), its
+# PostgreSQL started for the run and stopped after unless it was running. VERIFY_ARGS=--json
+# for machines, --strict for production severity on the demo.
+verify: $(STAMP)
+	@if [ -n "$$DATABASE_URL" ]; then \
+		$(PY) manage.py verify $(VERIFY_ARGS); \
+	else \
+		$(DEMO_ENV) $(EMBEDDED_PG) run -- $(PY) manage.py verify $(VERIFY_ARGS); \
+	fi
 
 db-stop: $(STAMP)
 	$(EMBEDDED_PG) stop

@@ -8,6 +8,8 @@ Production differs from the embedded demo by environment values alone:
 - ``REDIS_URL``: the cache; default Django's local-memory cache.
 - ``CELERY_BROKER_URL``: default ``REDIS_URL``; with neither, tasks run eagerly in-process.
 - ``DJANGO_SECRET_KEY``, ``DJANGO_DEBUG``, ``ALLOWED_HOSTS``.
+- ``DJANGO_SECURE_COOKIES``, ``DJANGO_HSTS_SECONDS``, ``DJANGO_SSL_REDIRECT``,
+  ``DJANGO_PROXY_SSL_HEADER``: HTTPS in production (off by default).
 - ``PMS_PRICE_DROP_DIR``, ``PMS_PRICE_DROP_SETTLE_SECONDS``: the daily price ingest's drop folder.
 """
 
@@ -64,6 +66,15 @@ SECRET_KEY = env_str(
     "DJANGO_SECRET_KEY", "django-insecure-dev-key-set-DJANGO_SECRET_KEY-in-production"
 )
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
+# HTTPS (off by default: the embedded demo is plain HTTP). Production behind a TLS proxy sets
+# DJANGO_SECURE_COOKIES=true, DJANGO_HSTS_SECONDS=31536000 and DJANGO_PROXY_SSL_HEADER=true (the
+# proxy sends X-Forwarded-Proto), or DJANGO_SSL_REDIRECT=true when Django terminates TLS itself.
+# `manage.py verify` fails production settings without them.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES")
+SECURE_HSTS_SECONDS = int(env_float("DJANGO_HSTS_SECONDS", 0, low=0, high=10 * 31_536_000))
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT")
+if env_bool("DJANGO_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -285,6 +296,9 @@ PMS_PRICE_DROP_DIR = BASE_DIR / (env_str("PMS_PRICE_DROP_DIR") or Path("var", "p
 PMS_PRICE_DROP_SETTLE_SECONDS = env_float(
     "PMS_PRICE_DROP_SETTLE_SECONDS", 5.0, low=0.0, high=86400.0
 )
+
+# The folder whose README.md and docs/ `manage.py verify` checks (a test points it elsewhere).
+PMS_DOCS_ROOT = BASE_DIR
 
 LOGGING = {
     "version": 1,

@@ -403,7 +403,9 @@ def ledger_differences(portfolio: Portfolio) -> list[str]:
     problems = []
     stored = {
         (p.instrument_id, p.strategy_id): p
-        for p in Position.objects.filter(portfolio=portfolio).select_related("instrument")
+        for p in Position.objects.filter(portfolio=portfolio).select_related(
+            "instrument", "strategy"
+        )
     }
     for sleeve in stored.keys() | rebuilt.keys():
         pos, state = stored.get(sleeve), rebuilt.get(sleeve)
@@ -416,11 +418,17 @@ def ledger_differences(portfolio: Portfolio) -> list[str]:
             state.realized_pnl,
         ):
             problems.append(
-                f"{pos.instrument.symbol}/{sleeve[1]}: stored {pos.quantity}@{pos.avg_cost} "
-                f"realized {pos.realized_pnl}; ledger {state.quantity}@{state.avg_cost} "
-                f"realized {state.realized_pnl}"
+                f"{pos.instrument.symbol}/{pos.strategy.code}: stored {_plain(pos.quantity)}"
+                f"@{_plain(pos.avg_cost)} realized {_plain(pos.realized_pnl)}; ledger "
+                f"{_plain(state.quantity)}@{_plain(state.avg_cost)} "
+                f"realized {_plain(state.realized_pnl)}"
             )
     return problems
+
+
+def _plain(value: Decimal) -> str:
+    """A stored decimal without its storage scale's trailing zeros (41, not 41.00000000)."""
+    return f"{value.normalize():f}"
 
 
 # --- Flows and NAV ----------------------------------------------------------------------------
