@@ -22,6 +22,9 @@ class PipelineRun(models.Model):
     # {step: {"status", "started_at", "seconds", "attempt", "result" | "error"}}, in run order.
     steps = models.JSONField(default=dict, blank=True)
     failed_step = models.CharField(max_length=40, blank=True)
+    # {step: failed attempts, ever}: a re-run clears ``steps`` and ``failed_step`` but not this,
+    # so ``pms_pipeline_failures_total`` never goes down (a Prometheus counter).
+    failures = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True, help_text="the failed step and its error")
     note = models.CharField(max_length=200, blank=True, help_text="why it was skipped")
     forced = models.BooleanField(default=False, help_text="the last start re-ran a succeeded date")

@@ -280,6 +280,7 @@ def run_fail(ticket: dict | None, step: str, exc: BaseException) -> None:
             record["seconds"] = round((now - started).total_seconds(), 6)
         run.steps = {**run.steps, step: record}
         run.status, run.failed_step, run.finished_at = RunStatus.FAILED, step, now
+        run.failures = {**run.failures, step: run.failures.get(step, 0) + 1}
         run.error = f"{step}: {error_text(exc)}"
         run.save()
     logger.error("%s %s of %s failed at %s: %s", *_names(run), step, error_text(exc))

@@ -38,6 +38,8 @@ from django.core.cache import cache
 from django.db import models, transaction
 from django.http import HttpResponse
 
+from . import metrics
+
 logger = logging.getLogger(__name__)
 
 NAMESPACES = ("book", "risk", "attribution", "briefing")
@@ -141,7 +143,16 @@ def get_or_compute(
     namespace: str, portfolio_id: int, params: dict, compute: Callable[[], bytes]
 ) -> tuple[bytes, bool]:
     """(body, hit): the stored body of these parameters when its generation tokens are current,
-    else ``compute()`` stored under the tokens read before computing."""
+    else ``compute()`` stored under the tokens read before computing. Counted as a hit or a
+    miss of ``namespace`` (``/metrics``)."""
+    body, hit = _get_or_compute(namespace, portfolio_id, params, compute)
+    metrics.cache_counted(namespace, hit)
+    return body, hit
+
+
+def _get_or_compute(
+    namespace: str, portfolio_id: int, params: dict, compute: Callable[[], bytes]
+) -> tuple[bytes, bool]:
     if breaker.is_open() or not _pending_written():
         return compute(), False
     key = body_key(namespace, portfolio_id, params)

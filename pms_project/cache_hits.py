@@ -32,7 +32,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse
 from rest_framework.views import APIView
 
-from . import cache
+from . import cache, metrics
 
 AUTH_KEY = cache.generation_key(cache.AUTH, cache.ALL)
 ROUTES_KEY = cache.generation_key(cache.ROUTES, cache.ALL)
@@ -114,6 +114,7 @@ def try_hit(namespace: str, request, headers: dict[str, str]):
     if stored is None or stored[0] != cache._tokens(found, namespace, route.portfolio_id):
         return None
     response = cache.json_response(stored[1], hit=True)
+    metrics.cache_counted(namespace, True)
     for name, value in headers.items():
         response[name] = value
     return response

@@ -11,10 +11,13 @@ Production differs from the embedded demo by environment values alone:
 - ``DJANGO_SECURE_COOKIES``, ``DJANGO_HSTS_SECONDS``, ``DJANGO_SSL_REDIRECT``,
   ``DJANGO_PROXY_SSL_HEADER``: HTTPS in production (off by default).
 - ``PMS_PRICE_DROP_DIR``, ``PMS_PRICE_DROP_SETTLE_SECONDS``: the daily price ingest's drop folder.
+- ``PMS_METRICS_TOKEN``, ``PMS_METRICS_ALLOWED_NETWORKS``, ``PROMETHEUS_MULTIPROC_DIR``: who may
+  read ``/metrics``, and where gunicorn's workers share their counters.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -98,6 +101,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: it times and counts every request, whatever answers it (pms_project/metrics.py).
+    "pms_project.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "pms_project.middleware.ApiInputGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -299,6 +304,24 @@ PMS_PRICE_DROP_SETTLE_SECONDS = env_float(
 
 # The folder whose README.md and docs/ `manage.py verify` checks (a test points it elsewhere).
 PMS_DOCS_ROOT = BASE_DIR
+
+# --- Monitoring (SPEC §9) ----------------------------------------------------------------------
+# /metrics answers a request that carries ``Authorization: Bearer <PMS_METRICS_TOKEN>`` (when the
+# token is set) or comes from one of these networks (comma-separated CIDRs; REMOTE_ADDR as
+# gunicorn sees it — behind a proxy that is the proxy's address).
+PMS_METRICS_TOKEN = env_str("PMS_METRICS_TOKEN")
+PMS_METRICS_ALLOWED_NETWORKS = env_list("PMS_METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128")
+for _network in PMS_METRICS_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"PMS_METRICS_ALLOWED_NETWORKS: {_network!r} is not a network (e.g. 10.0.0.0/8)"
+        ) from None
+# Set for gunicorn with several workers: each worker writes its request and cache counters in
+# this (empty at start) folder and /metrics adds them up (prometheus-client's multiprocess mode,
+# which reads the same variable itself when it is imported).
+PMS_PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
 
 LOGGING = {
     "version": 1,

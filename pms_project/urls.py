@@ -7,6 +7,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from briefing import views as briefing_views
+from ops import views as ops_views
 
 # Browsers ask every site for /favicon.ico; a 404 would be a console error on every page.
 FAVICON = (
@@ -41,6 +42,8 @@ admin.site.enable_nav_sidebar = False  # the approvers' list needs the width
 urlpatterns = [
     path("", briefing_views.dashboard, name="dashboard"),
     path("healthz", healthz, name="healthz"),
+    path("readyz", ops_views.readyz, name="readyz"),
+    path("metrics", ops_views.metrics_view, name="metrics"),
     path("favicon.ico", favicon, name="favicon"),
     path("login/", LoginView.as_view(template_name="briefing/login.html"), name="login"),
     path("logout/", LogoutView.as_view(), name="logout"),
