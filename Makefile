@@ -108,6 +108,7 @@ format: $(STAMP)
 test: $(STAMP)
 	PMS_PG_OPTIONAL=1 scripts/ensure_services.sh
 	scripts/ensure_browser.sh
+	VENV=$(VENV) scripts/ensure_promtool.sh
 	$(MAKE) lint
 	@if $(EMBEDDED_PG) answers "$(TEST_DATABASE_URL)"; then \
 		echo "make test: PostgreSQL at $(TEST_DATABASE_URL)"; \

@@ -68,6 +68,8 @@ def test_app_services_commands(services):
     assert command(services["migrate"]) == "python manage.py migrate --noinput"
     assert command(services["web"]).startswith(
         "gunicorn pms_project.wsgi:application --bind 0.0.0.0:8000"
+    ) or "exec gunicorn pms_project.wsgi:application --bind 0.0.0.0:8000" in command(
+        services["web"]
     )
     assert command(services["worker"]).startswith("celery -A pms_project worker")
     beat = command(services["beat"])

@@ -150,3 +150,21 @@ def test_dr_playbook_has_5_scenarios_with_detection_rto_rpo_and_steps():
         for part in ("Detection", "RTO", "RPO", "Steps"):
             assert part in body, f"scenario '{title}' has no {part}"
     assert "manage.py restore" in text and "manage.py run_pipeline" in text
+
+
+def test_every_alert_names_a_section_of_the_runbook_that_exists():
+    import yaml
+
+    rules = yaml.safe_load((ROOT / "ops" / "prometheus" / "alerts.yml").read_text())
+    alerts = [r for g in rules["groups"] for r in g["rules"] if "alert" in r]
+    runbook = (ROOT / "docs" / "OPERATIONAL_RUNBOOK.md").read_text()
+    headings = set(re.findall(r"^#{2,3} (.+)$", runbook, re.M))
+    named = {
+        alert["alert"]: re.findall(r'section\s+"([^"]+)"', alert["annotations"]["description"])
+        for alert in alerts
+    }
+    assert len(named) >= 6
+    for alert, sections in named.items():
+        assert sections, f"{alert} names no runbook section"
+        missing = [s for s in sections if s not in headings]
+        assert not missing, f"{alert}: no section {missing} in OPERATIONAL_RUNBOOK.md"

@@ -262,7 +262,13 @@ def test_the_alert_rules_parse_and_name_only_exported_metrics(anon_client, viewe
     assert used <= exported, sorted(used - exported)
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed")
+# On PATH, or where scripts/ensure_promtool.sh (run by `make test`) puts it: the virtualenv's bin/.
+PROMTOOL = shutil.which("promtool") or shutil.which(
+    "promtool", path=str(Path(sys.executable).parent)
+)
+
+
+@pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed")
 @pytest.mark.parametrize(
     "command",
     [["check", "rules", RULES.name], ["test", "rules", RULES.with_name("alerts_test.yml").name]],
@@ -272,7 +278,7 @@ def test_promtool_accepts_the_rules_and_their_unit_tests(command):
     # the unit tests fire each alert on series shaped as /metrics exports them (weekday and
     # weekend EOD ages, a failure in the last hour, hard and soft breaches, a dependency down)
     result = subprocess.run(
-        [shutil.which("promtool"), *command],
+        [PROMTOOL, *command],
         capture_output=True,
         text=True,
         timeout=60,
