@@ -149,7 +149,8 @@ def test_sixty_business_days_through_a_real_worker_keep_the_book_exact(soak_sett
     figures = soak_figures(desk, business, wall, results)
     FIGURES.parent.mkdir(parents=True, exist_ok=True)
     FIGURES.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(figures, indent=2))
+    shown = {k: v for k, v in figures.items() if k != "days"}
+    print(f"soak figures (per-day timings in {FIGURES}):\n{json.dumps(shown, indent=2)}")
     assert figures["chains_succeeded"] == 2 * len(business) == 2 * soak.BUSINESS_DAYS
 
 
@@ -158,6 +159,18 @@ def verify() -> list[dict]:
     out = io.StringIO()
     call_command("verify", "--json", stdout=out)
     return json.loads(out.getvalue())
+
+
+def run_seconds(runs, pipeline: str) -> dict:
+    """Per succeeded run: begin to finish, and the sum of its steps' own times (the rest is
+    the hops between the chain's tasks through the broker)."""
+    done = list(runs.filter(pipeline=pipeline, status=RunStatus.SUCCEEDED))
+    spans = [(r.finished_at - r.started_at).total_seconds() for r in done]
+    steps = [sum(s["seconds"] for s in r.steps.values()) for r in done]
+    return {
+        "run_mean_s": round(statistics.mean(spans), 3),
+        "steps_mean_s": round(statistics.mean(steps), 3),
+    }
 
 
 def soak_figures(desk: soak.SoakDesk, business: list, wall: float, results: list[dict]) -> dict:
@@ -209,6 +222,11 @@ def soak_figures(desk: soak.SoakDesk, business: list, wall: float, results: list
             "max": round(max(per_day), 3),
         },
         "per_phase_s": {name: phase(name) for name in ("preopen", "approve", "ingest", "eod")},
+        "runs_s": {pipeline: run_seconds(runs, pipeline) for pipeline in Pipeline.values},
+        "days": [
+            {k: round(v, 3) if isinstance(v, float) else v for k, v in t.items()}
+            for t in desk.timings
+        ],
         "rows": {
             f"{label}.{name}": apps.get_model(label, name).objects.count()
             for label, name in COUNTED

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import kombu.pools
 from celery.contrib.testing.worker import start_worker
 from celery.signals import task_postrun
 from django.conf import settings
@@ -51,10 +52,11 @@ def redis_worker_running() -> Iterator[None]:
 
 def reset_connection_pools() -> None:
     """Drop the app's broker connection and producer pools (made lazily with the broker URL of
-    their time, e.g. by an eager ``delay()`` of an earlier test), as Celery does after a fork."""
-    if app._pool is not None:
-        app._pool.force_close_all()
+    their time, e.g. by an eager ``delay()`` of an earlier test), as Celery does after a fork —
+    and kombu's registry of pools by broker URL, or a second worker of the session would get the
+    first one's pool back, closed ("Acquire on closed pool")."""
     app._pool = None
+    kombu.pools.reset()
     amqp = app.__dict__.get("amqp")
     if amqp is not None:
         amqp._producer_pool = None
