@@ -28,7 +28,7 @@ STACK_REDIS_URL ?= redis://127.0.0.1:6379/3
 STACK_BIND ?= 127.0.0.1:8000
 STACK_ENV := DATABASE_URL=$(STACK_DATABASE_URL) REDIS_URL=$(STACK_REDIS_URL) STACK_BIND=$(STACK_BIND)
 
-.PHONY: run serve demo-data db-stop test lint format bench clean fuzz stack stack-stop backup restore verify
+.PHONY: run serve demo-data db-stop test lint format bench clean fuzz stack stack-stop backup restore verify soak
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -149,3 +149,11 @@ FUZZ_EXAMPLES ?= 150
 fuzz: $(STAMP)
 	scripts/ensure_services.sh
 	$(TEST_ENV) PMS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/test_fuzz_api.py $(PYTEST_ARGS)
+
+# The 60-business-day soak alone (ops/tests/test_soak.py: ingest, pre-open, approvals and EOD
+# through a real worker and the Redis broker; `make test` runs it too), against the same
+# PostgreSQL and Redis as `make test`. Prints its figures, also written to
+# logs/reliability/soak.json.
+soak: $(STAMP)
+	scripts/ensure_services.sh
+	$(TEST_ENV) $(PY) -m pytest ops/tests/test_soak.py -q -rP --show-capture=stdout $(PYTEST_ARGS)

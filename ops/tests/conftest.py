@@ -10,6 +10,7 @@ from portfolio.models import Portfolio
 from portfolio.tests.fixtures import module_data
 
 from .desk import desk_build
+from .worker_support import redis_worker_running
 
 
 @pytest.fixture(scope="module")
@@ -23,3 +24,10 @@ def desk(db, _module_desk) -> Portfolio:
     """MACRO1 marked Mon–Thu 2024-03-04..07, with a pending manual proposal of Thursday."""
     cache.clear()
     return Portfolio.objects.get(pk=_module_desk)
+
+
+@pytest.fixture
+def redis_worker():
+    """A real Celery worker consuming the Redis broker, for one (transactional) test."""
+    with redis_worker_running():
+        yield

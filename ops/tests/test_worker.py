@@ -3,9 +3,7 @@ two starts racing on two database connections.
 
 Transactional tests (the worker's thread and the racing threads have their own database
 connections, so the data must be committed): the desk is built in each, and the database is
-flushed after it. The worker is Celery's embedded test worker (a thread of this process, solo
-pool) consuming the Redis database after the suite's cache database, with the app reconfigured
-for the test only: the suite otherwise runs tasks eagerly (``CELERY_BROKER_URL=``)."""
+flushed after it. The worker is the ``redis_worker`` fixture (``worker_support.py``)."""
 
 from __future__ import annotations
 
@@ -13,17 +11,12 @@ import threading
 import time
 
 import pytest
-from celery.contrib.testing.worker import start_worker
-from celery.signals import task_postrun
-from django.conf import settings
 from django.db import connection, transaction
 
 from briefing.models import MorningPack
 from ops import pipelines, tasks
 from ops.choices import Pipeline, RunStatus
 from ops.models import PipelineRun
-from pms_project.celery import app
-from pms_project.settings import _next_redis_database
 from portfolio.models import NavSnapshot
 from risk.models import RiskSnapshot
 from tests.concurrency import run_concurrently
@@ -33,50 +26,12 @@ from trades.tests.fixtures_trades import restore_desk_groups
 
 from .desk import FRI, NEXT_MON, desk_build
 
-# The broker's own database, as production derives it: the one after the suite's cache database
-# (REDIS_URL), so two suites run side by side on their own cache databases never share a queue.
-BROKER_URL = _next_redis_database(settings.REDIS_URL)
-
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
 def _groups():
     restore_desk_groups()  # an earlier transactional test's flush took the migrations' groups
-
-
-@pytest.fixture
-def redis_worker():
-    """A worker consuming the Redis broker, for one test; the app eager again afterwards."""
-    saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager")}
-    app.conf.update(broker_url=BROKER_URL, task_always_eager=False)
-    reset_connection_pools()  # an earlier test's pools point at the old (default) broker
-    app.control.purge()  # nothing left over from an earlier run in our broker database
-
-    def close_connection(**kwargs):
-        # The worker thread's connection would outlive the test and block the database's drop.
-        if threading.current_thread() is not threading.main_thread():
-            connection.close()
-
-    task_postrun.connect(close_connection, weak=False)
-    try:
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
-            yield
-    finally:
-        task_postrun.disconnect(close_connection)
-        app.conf.update(saved)
-        reset_connection_pools()
-
-
-def reset_connection_pools() -> None:
-    """Drop the app's broker connection and producer pools (made lazily with the broker URL of
-    their time, e.g. by an eager ``delay()`` of an earlier test), as Celery does after a fork."""
-    if app._pool is not None:
-        app._pool.force_close_all()
-    app._pool = None
-    amqp = app.__dict__.get("amqp")
-    if amqp is not None:
-        amqp._producer_pool = None
 
 
 def wait_for(pipeline: str, count: int, timeout: float = 90.0) -> list[PipelineRun]:
