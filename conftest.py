@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.db.backends.signals import connection_created
 from django_redis import get_redis_connection
 
 pytest_plugins = ["portfolio.tests.fixtures", "tests.browser"]
@@ -25,6 +26,17 @@ def pytest_sessionstart(session):
         problems.append(f"REDIS_URL must point at Redis (got {backend})")
     if problems:
         raise pytest.UsageError("; ".join(problems) + " — run the suite with `make test`.")
+
+
+def _allow_flushing_the_audit(sender, connection, **kwargs):
+    """Django's flush after a transactional test TRUNCATEs every table; the audit trail refuses
+    TRUNCATE unless the session says so (trades/migrations/0003). Only the suite's connections
+    do; test_audit turns it off again to prove the refusal."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET pms.audit_truncate = 'allow'")
+
+
+connection_created.connect(_allow_flushing_the_audit, dispatch_uid="pms-allow-audit-flush")
 
 
 @pytest.fixture(autouse=True)

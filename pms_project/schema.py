@@ -8,6 +8,7 @@ operation of the schema (so a new endpoint is covered from its first commit):
   input and broken desk rules (``field`` may be ``non_field_errors`` or a path such as
   ``prices[2].close``);
 - the 400, 401, 403, 404, 409 and 413 responses with that body, unless the view documents its own;
+- a 429 with ``Retry-After`` on every write (the write throttle);
 - OpenAPI links between operations whose responses name what another operation takes (an opened
   position's id to its detail and its close), for stateful clients and the fuzzer;
 - request bodies that are JSON lists only as ``application/json``: a form cannot carry a list;
@@ -173,6 +174,13 @@ LINKS: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
 }
 
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+WRITE_METHODS = frozenset({"put", "post", "delete", "patch"})
+THROTTLED = {
+    "description": "Too many writes from this user (PMS_THROTTLE_WRITES); nothing was written.",
+    "headers": {
+        "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}},
+    },
+}
 
 
 def _operations(schema: dict) -> list[dict]:
@@ -201,6 +209,18 @@ def _add_error_responses(operation: dict) -> None:
                 }
             }
         responses[code] = response
+
+
+def _add_throttled_response(schema: dict) -> None:
+    """Every write may be a 429 (pms_project/throttles.py); reads are never throttled."""
+    for path_item in schema.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if method in WRITE_METHODS:
+                response = {
+                    **copy.deepcopy(THROTTLED),
+                    "content": {JSON: {"schema": dict(ERROR_REF)}},
+                }
+                operation.setdefault("responses", {}).setdefault("429", response)
 
 
 def _json_only_list_bodies(operation: dict) -> None:
@@ -298,6 +318,7 @@ def postprocess_error_responses_and_links(result, generator, request, public, **
     for operation in _operations(result):
         _add_error_responses(operation)
         _json_only_list_bodies(operation)
+    _add_throttled_response(result)
     for component in _request_components(result):
         _decimal_inputs_accept_numbers(component)
     _add_links(result)

@@ -8,8 +8,11 @@ Production differs from the embedded demo by environment values alone:
 - ``REDIS_URL``: the cache; default Django's local-memory cache.
 - ``CELERY_BROKER_URL``: default ``REDIS_URL``; with neither, tasks run eagerly in-process.
 - ``DJANGO_SECRET_KEY``, ``DJANGO_DEBUG``, ``ALLOWED_HOSTS``.
-- ``DJANGO_SECURE_COOKIES``, ``DJANGO_HSTS_SECONDS``, ``DJANGO_SSL_REDIRECT``,
-  ``DJANGO_PROXY_SSL_HEADER``: HTTPS in production (off by default).
+- ``DJANGO_SECURE_COOKIES``, ``DJANGO_HSTS_SECONDS``, ``DJANGO_HSTS_INCLUDE_SUBDOMAINS``,
+  ``DJANGO_HSTS_PRELOAD``, ``DJANGO_SSL_REDIRECT``, ``DJANGO_PROXY_SSL_HEADER``,
+  ``DJANGO_CSRF_TRUSTED_ORIGINS``: HTTPS in production (off by default).
+- ``PMS_LOGIN_ATTEMPTS_PER_MINUTE``, ``PMS_TRUST_X_FORWARDED_FOR``, ``PMS_THROTTLE_WRITES``: the
+  login and API write throttles.
 - ``PMS_PRICE_DROP_DIR``, ``PMS_PRICE_DROP_SETTLE_SECONDS``: the daily price ingest's drop folder.
 - ``PMS_METRICS_TOKEN``, ``PMS_METRICS_ALLOWED_NETWORKS``, ``PROMETHEUS_MULTIPROC_DIR``: who may
   read ``/metrics``, and where gunicorn's workers share their counters.
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -75,9 +79,27 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver"
 # `manage.py verify` fails production settings without them.
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES")
 SECURE_HSTS_SECONDS = int(env_float("DJANGO_HSTS_SECONDS", 0, low=0, high=10 * 31_536_000))
+# With HSTS on, the header also covers subdomains and allows preloading unless switched off
+# (`check --deploy` then warns: security.W005 / W021, a choice the desk accepts in writing).
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool(
+    "DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=SECURE_HSTS_SECONDS > 0
+)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", default=SECURE_HSTS_SECONDS > 0)
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT")
 if env_bool("DJANGO_PROXY_SSL_HEADER"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Django's defaults, stated so that nobody turns them off by accident (check --deploy reads them).
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+# Origins (scheme and host, e.g. https://pms.example.com) whose form posts CSRF accepts when they
+# differ from the host Django sees — a proxy that rewrites Host, say. Comma-separated.
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+for _origin in CSRF_TRUSTED_ORIGINS:
+    if not re.fullmatch(r"https?://[^/\s]+", _origin):
+        raise ImproperlyConfigured(
+            f"DJANGO_CSRF_TRUSTED_ORIGINS: {_origin!r} is not an origin (e.g. https://pms.example.com)"
+        )
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -110,6 +132,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After CSRF: a POST without its token never reaches a login view nor counts as an attempt.
+    "pms_project.login_throttle.LoginThrottleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # After a successful write to the book's API, the book is stored again (SPEC §7).
@@ -239,6 +263,23 @@ LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
 
+# --- Throttles (pms_project/login_throttle.py, pms_project/throttles.py) -----------------------
+# Failed logins allowed per minute (a fixed window) per user name and per client address, on the
+# desk's login and the admin's; the next attempt is a 429 with Retry-After.
+PMS_LOGIN_ATTEMPTS_PER_MINUTE = int(env_float("PMS_LOGIN_ATTEMPTS_PER_MINUTE", 5, low=1, high=1000))
+# The client address is REMOTE_ADDR. Behind the desk's proxy that is the proxy's address for all:
+# set true only when a proxy that appends the client's address to X-Forwarded-For is the only way
+# in; the last address of the header is then the client (earlier ones are the client's own say).
+PMS_TRUST_X_FORWARDED_FOR = env_bool("PMS_TRUST_X_FORWARDED_FOR")
+# Writes (POST/PUT/PATCH/DELETE) to the API per user, in DRF's rate syntax (number/period with
+# period s, m, h or d); reads are not throttled. 1200/min leaves twice the 600 writes a minute a
+# busy feed sends.
+PMS_THROTTLE_WRITES = env_str("PMS_THROTTLE_WRITES", "1200/min").strip()
+if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", PMS_THROTTLE_WRITES):
+    raise ImproperlyConfigured(
+        f"PMS_THROTTLE_WRITES={PMS_THROTTLE_WRITES!r} is not a rate (e.g. 1200/min)"
+    )
+
 # --- REST framework --------------------------------------------------------------------------
 REST_FRAMEWORK = {
     # Token first: an anonymous API call gets 401 with "WWW-Authenticate: Token".
@@ -250,6 +291,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["pms_project.filters.StrictFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "pms_project.pagination.StrictLimitOffsetPagination",
+    # Writes per user at PMS_THROTTLE_WRITES; reads pass (the class reads the setting itself).
+    "DEFAULT_THROTTLE_CLASSES": ["pms_project.throttles.WriteRateThrottle"],
     "PAGE_SIZE": 1000,
     "EXCEPTION_HANDLER": "pms_project.errors.api_exception_handler",
     # The API reads and writes JSON only. The parser refuses, naming the field, what the

@@ -283,6 +283,14 @@ def _in_process_requests() -> Iterator[None]:
         request_finished.connect(close_old_connections)
 
 
+@pytest.fixture(autouse=True)
+def _writes_not_throttled(settings):
+    """The fuzz is about input handling: `make fuzz` sends thousands of writes a minute as one
+    user, which the write throttle would answer with 429 (pms_project/tests/test_throttling.py
+    tests the throttle)."""
+    settings.PMS_THROTTLE_WRITES = "1000000/min"
+
+
 @pytest.fixture(scope="module")
 def fuzz_book(request, django_db_setup, django_db_blocker) -> Iterator[FuzzBook]:
     """MACRO1 (USD) with ES, GC, FGBL (EUR), EURUSD, February 2024's closes, positions, NAVs,

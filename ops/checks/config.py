@@ -57,8 +57,18 @@ def secure_cookies() -> tuple[bool, str]:
 
 @check("hsts", GROUP, advisory_in_dev=True)
 def hsts() -> tuple[bool, str]:
+    """A year of HSTS. Subdomains and preload are reported, not required: switching them off
+    (DJANGO_HSTS_INCLUDE_SUBDOMAINS / DJANGO_HSTS_PRELOAD) is the desk's written choice, and
+    ``check --deploy`` warns about it (security.W005 / W021)."""
     seconds = getattr(settings, "SECURE_HSTS_SECONDS", 0) or 0
-    return (seconds >= HSTS_MIN_SECONDS, f"SECURE_HSTS_SECONDS={seconds}")
+    extras = [
+        f"{name} {'on' if getattr(settings, setting, False) else 'off'}"
+        for name, setting in (
+            ("includeSubDomains", "SECURE_HSTS_INCLUDE_SUBDOMAINS"),
+            ("preload", "SECURE_HSTS_PRELOAD"),
+        )
+    ]
+    return (seconds >= HSTS_MIN_SECONDS, f"SECURE_HSTS_SECONDS={seconds}, {', '.join(extras)}")
 
 
 @check("https", GROUP, advisory_in_dev=True)

@@ -25,3 +25,9 @@ def test_the_schema_generates_without_warnings(tmp_path):
     pack = schema["paths"]["/api/briefing/generate/"]["post"]["requestBody"]
     ref = pack["content"]["application/json"]["schema"]["$ref"]
     assert ref.endswith("/PackGenerateRequest")
+    # every write documents the throttle's 429 with Retry-After; no read does
+    operations = [(m, op) for item in schema["paths"].values() for m, op in item.items()]
+    writes = [op for m, op in operations if m in {"post", "put", "patch", "delete"}]
+    reads = [op for m, op in operations if m == "get"]
+    assert writes and all("Retry-After" in op["responses"]["429"]["headers"] for op in writes)
+    assert not any("429" in op["responses"] for op in reads)
