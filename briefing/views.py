@@ -45,7 +45,9 @@ def pack_page(request: HttpRequest, day: str | None = None) -> HttpResponse:
     """The morning pack of ``day`` (default: the latest), one printed page per section."""
     _reader(request)
     try:
-        portfolio = portfolio_selectors.portfolio_get(request.GET.get("portfolio") or None)
+        portfolio = portfolio_selectors.portfolio_get(
+            request.GET.get("portfolio") or None, request.user
+        )
         if day is None:
             pack = selectors.pack_latest(portfolio)
         else:
@@ -76,7 +78,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     section that cannot be computed (no marks yet, say) shows why; the others still answer."""
     _reader(request)
     try:
-        portfolio = portfolio_selectors.portfolio_get(request.GET.get("portfolio") or None)
+        portfolio = portfolio_selectors.portfolio_get(
+            request.GET.get("portfolio") or None, request.user
+        )
     except PMSError as exc:
         return _message(request, exc, "Desk dashboard")
     today = portfolio_selectors.today()
