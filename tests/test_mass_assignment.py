@@ -15,7 +15,6 @@ import json
 
 import pytest
 from django.apps import apps
-from django.core.cache import cache
 from django.db import transaction
 
 from trades.models import AuditEvent, TradeProposal
@@ -100,7 +99,6 @@ def test_fields_a_client_may_not_set_are_ignored(desk, key):  # noqa: F811
     then the table's success status, and none of those values is answered or stored."""
     clients, ids = desk
     row = TABLE[key]
-    cache.clear()
     with transaction.atomic():
         response = send(clients[SUPER], row.method, row.path.format(**ids), hostile(row.body))
         assert response.status_code == row.ok, response.content[:300]
