@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.views.decorators.http import require_safe
 
 from pms_project.commands import parse_iso_date
 from pms_project.errors import PMSError
@@ -40,12 +41,15 @@ def _message(request: HttpRequest, exc: PMSError, title: str) -> HttpResponse:
     )
 
 
+@require_safe
 @login_required
 def pack_page(request: HttpRequest, day: str | None = None) -> HttpResponse:
     """The morning pack of ``day`` (default: the latest), one printed page per section."""
     _reader(request)
     try:
-        portfolio = portfolio_selectors.portfolio_get(request.GET.get("portfolio") or None)
+        portfolio = portfolio_selectors.portfolio_get(
+            request.GET.get("portfolio") or None, request.user
+        )
         if day is None:
             pack = selectors.pack_latest(portfolio)
         else:
@@ -70,13 +74,16 @@ def pack_page(request: HttpRequest, day: str | None = None) -> HttpResponse:
     )
 
 
+@require_safe
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     """Book summary, live risk and limits, pending proposals, the latest pack and the alerts. A
     section that cannot be computed (no marks yet, say) shows why; the others still answer."""
     _reader(request)
     try:
-        portfolio = portfolio_selectors.portfolio_get(request.GET.get("portfolio") or None)
+        portfolio = portfolio_selectors.portfolio_get(
+            request.GET.get("portfolio") or None, request.user
+        )
     except PMSError as exc:
         return _message(request, exc, "Desk dashboard")
     today = portfolio_selectors.today()

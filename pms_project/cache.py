@@ -440,7 +440,9 @@ class WriteThroughMiddleware:
             from portfolio import selectors
 
             try:
-                portfolio = selectors.portfolio_get(request.GET.get("portfolio") or None)
+                portfolio = selectors.portfolio_get(
+                    request.GET.get("portfolio") or None, getattr(request, "user", None)
+                )
             except PMSError:
                 return response
             warm("book", portfolio)

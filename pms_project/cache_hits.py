@@ -8,10 +8,14 @@ request, so this process remembers them, and one Redis MGET checks that they sti
   remembered with the ``auth`` generation read *before* that authentication. Deleting or changing
   a token, a user or a group, or a user's groups, renews the generation (signals, on commit and at
   once, as every invalidation): the next request with that token goes through DRF again, so a
-  revoked token or a lost role is refused at once, never after a TTL.
-- **Which body**: the request as received (path and query string) is remembered with the portfolio
-  it resolved to and the body key the view built, under the ``routes`` generation (renewed by any
-  change to a portfolio: a new one changes what "the default portfolio" is).
+  revoked token or a lost role is refused at once, never after a TTL. With the token, its user's
+  portfolio grants are remembered (the ids, or None for every portfolio), and a change to any
+  grant renews the same generation.
+- **Which body**: the request as received (path and query string), for one scope of grants, is
+  remembered with the portfolio it resolved to and the body key the view built, under the
+  ``routes`` generation (renewed by any change to a portfolio: a new one changes what "the default
+  portfolio" is). A hit also checks that the route's portfolio is among the token's grants: a
+  restricted user is never answered a body of a portfolio the view would refuse them.
 - **Whether it is current**: the body's generation tokens, as ``pms_project.cache`` checks them.
 
 The MGET reads those five keys; when everything matches, the stored body is answered exactly as
@@ -40,6 +44,14 @@ MAX_REMEMBERED = 10_000  # each table is cleared when it reaches this many entri
 _TOKEN = re.compile(r"Token ([0-9a-f]{40})", re.IGNORECASE)
 
 
+Scope = frozenset[int] | None  # the portfolio ids a user's grants allow; None: every portfolio
+
+
+class Principal(NamedTuple):
+    generation: str  # the ``auth`` generation read before DRF authenticated the token
+    scope: Scope
+
+
 class Route(NamedTuple):
     portfolio_id: int
     body_key: str
@@ -55,8 +67,8 @@ class Attempt(NamedTuple):
     routes_generation: str | None
 
 
-_principals: dict[str, str] = {}  # token key → the ``auth`` generation it was authenticated under
-_routes: dict[tuple[str, str], Route] = {}  # (namespace, request signature) → route
+_principals: dict[str, Principal] = {}  # token key → its generation and grants
+_routes: dict[tuple[str, str, Scope], Route] = {}  # (namespace, request signature, scope) → route
 
 
 def _remember(table: dict, key, value) -> None:
@@ -89,7 +101,9 @@ def try_hit(namespace: str, request, headers: dict[str, str]):
     if token is None or cache.breaker.is_open() or not cache._pending_written():
         return None
     signature = _signature(request)
-    route = _routes.get((namespace, signature))
+    principal = _principals.get(token)
+    scope = principal.scope if principal is not None else None
+    route = _routes.get((namespace, signature, scope))
     keys = [AUTH_KEY, ROUTES_KEY]
     if route is not None:
         keys += [
@@ -106,7 +120,9 @@ def try_hit(namespace: str, request, headers: dict[str, str]):
     if (
         route is None
         or auth_generation is None
-        or _principals.get(token) != auth_generation
+        or principal is None
+        or principal.generation != auth_generation
+        or (scope is not None and route.portfolio_id not in scope)
         or route.generation != routes_generation
     ):
         return None
@@ -128,16 +144,17 @@ def _first_generation(key: str) -> str | None:
     return token if cache._call(backend.add, key, token, None) is True else None
 
 
-def remember(namespace: str, request, portfolio_id: int, body_key: str) -> None:
+def remember(namespace: str, request, portfolio_id: int, body_key: str, scope: Scope) -> None:
     """After the view answered a cached GET (authenticated, permitted, 200): remember the token
-    and the route, under the generations the hit path read before the view ran."""
+    with its grants (``scope``) and the route, under the generations the hit path read before
+    the view ran."""
     attempt: Attempt | None = getattr(request, "_pms_hit_attempt", None)
     if attempt is None or attempt.auth_generation is None or attempt.routes_generation is None:
         return  # not a token request, or Redis had no generation yet: never remember under None
-    _remember(_principals, attempt.token, attempt.auth_generation)
+    _remember(_principals, attempt.token, Principal(attempt.auth_generation, scope))
     _remember(
         _routes,
-        (namespace, attempt.signature),
+        (namespace, attempt.signature, scope),
         Route(portfolio_id, body_key, attempt.routes_generation),
     )
 
@@ -167,16 +184,17 @@ def _renew_auth_on_groups(sender, action, **kwargs) -> None:
         cache.invalidate((cache.AUTH,))
 
 
-def connect_auth_invalidation() -> None:
-    """Any change to a token, a user, a group or a user's groups renews the ``auth`` generation:
-    every remembered token is checked by DRF again on its next request."""
+def connect_auth_invalidation(*grant_models) -> None:
+    """Any change to a token, a user, a group or a user's groups — or a row of ``grant_models``
+    (the portfolio grants) — renews the ``auth`` generation: every remembered token is checked by
+    DRF again on its next request."""
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
     from django.db.models.signals import m2m_changed, post_delete, post_save
     from rest_framework.authtoken.models import Token
 
     user = get_user_model()
-    for model in (Token, user, Group):
+    for model in (Token, user, Group, *grant_models):
         name = model.__name__.lower()
         post_save.connect(_renew_auth, sender=model, dispatch_uid=f"pms_auth_{name}_saved")
         post_delete.connect(_renew_auth, sender=model, dispatch_uid=f"pms_auth_{name}_deleted")
@@ -209,6 +227,8 @@ class CachedView(APIView):
         return cls._hit_headers
 
     def cached_response(self, portfolio_id: int, params: dict, compute) -> HttpResponse:
+        from portfolio.selectors import granted_portfolio_ids
+
         namespace = self.cache_namespace
         response = cache.cached_response(namespace, portfolio_id, params, compute)
         remember(
@@ -216,5 +236,6 @@ class CachedView(APIView):
             self.request._request,
             portfolio_id,
             cache.body_key(namespace, portfolio_id, params),
+            granted_portfolio_ids(self.request.user),
         )
         return response

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.contrib.auth.views import LoginView, LogoutView
 from django.http import HttpResponse, JsonResponse
 from django.urls import include, path
+from django.views.decorators.http import require_safe
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from briefing import views as briefing_views
@@ -17,12 +18,14 @@ FAVICON = (
 )
 
 
+@require_safe
 def favicon(request):
     response = HttpResponse(FAVICON, content_type="image/svg+xml")
     response["Cache-Control"] = "public, max-age=86400"
     return response
 
 
+@require_safe
 def healthz(request):
     """The process is alive (no dependency checked)."""
     return JsonResponse({"status": "ok"})

@@ -5,12 +5,14 @@ from django.contrib import admin
 
 from trades import generators
 
+from . import selectors, services
 from .models import (
     CashFlow,
     Execution,
     Instrument,
     NavSnapshot,
     Portfolio,
+    PortfolioGrant,
     Position,
     PositionSnapshot,
     Price,
@@ -18,8 +20,34 @@ from .models import (
 )
 
 
+class GrantedPortfoliosMixin:
+    """A staff user restricted by grants sees only the rows of the portfolios granted."""
+
+    portfolio_lookup = "portfolio_id__in"
+
+    def get_queryset(self, request):
+        rows = super().get_queryset(request)
+        granted = selectors.granted_portfolio_ids(request.user)
+        return rows if granted is None else rows.filter(**{self.portfolio_lookup: granted})
+
+
+class PortfolioGrantInline(admin.TabularInline):
+    """Grants are added or revoked (through the services: audited), never edited."""
+
+    model = PortfolioGrant
+    fields = ["user", "granted_by", "created_at"]
+    readonly_fields = ["granted_by", "created_at"]
+    autocomplete_fields = ["user"]
+    extra = 0
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Portfolio)
-class PortfolioAdmin(admin.ModelAdmin):
+class PortfolioAdmin(GrantedPortfoliosMixin, admin.ModelAdmin):
+    portfolio_lookup = "pk__in"
+    inlines = [PortfolioGrantInline]
     list_display = [
         "code",
         "name",
@@ -29,6 +57,48 @@ class PortfolioAdmin(admin.ModelAdmin):
         "calendar",
     ]
     search_fields = ["code", "name"]
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not PortfolioGrant:
+            return super().save_formset(request, form, formset, change)
+        added = formset.save(commit=False)
+        for grant in formset.deleted_objects:
+            services.grants_revoke(
+                user=grant.user, portfolios=[grant.portfolio], revoked_by=request.user
+            )
+        for grant in added:
+            services.grants_add(
+                user=grant.user, portfolios=[form.instance], granted_by=request.user
+            )
+
+
+@admin.register(PortfolioGrant)
+class PortfolioGrantAdmin(admin.ModelAdmin):
+    """Who may see and change which portfolio: a user with no grant sees every one."""
+
+    list_display = ["user", "portfolio", "granted_by", "created_at"]
+    list_filter = ["portfolio", "user"]
+    search_fields = ["user__username", "portfolio__code"]
+    fields = ["user", "portfolio", "granted_by", "created_at"]
+    readonly_fields = ["granted_by", "created_at"]
+    autocomplete_fields = ["user", "portfolio"]
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        created = services.grants_add(
+            user=obj.user, portfolios=[obj.portfolio], granted_by=request.user
+        )
+        if created:
+            obj.pk = created[0].pk
+
+    def delete_model(self, request, obj):
+        services.grants_revoke(user=obj.user, portfolios=[obj.portfolio], revoked_by=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for grant in queryset.select_related("user", "portfolio"):
+            self.delete_model(request, grant)
 
 
 @admin.register(Instrument)
@@ -88,7 +158,7 @@ class PriceAdmin(admin.ModelAdmin):
 
 
 @admin.register(CashFlow)
-class CashFlowAdmin(admin.ModelAdmin):
+class CashFlowAdmin(GrantedPortfoliosMixin, admin.ModelAdmin):
     list_display = ["portfolio", "date", "amount", "note"]
     list_filter = ["portfolio"]
 
@@ -107,7 +177,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Execution)
-class ExecutionAdmin(ReadOnlyAdmin):
+class ExecutionAdmin(GrantedPortfoliosMixin, ReadOnlyAdmin):
     list_display = [
         "trade_date",
         "portfolio",
@@ -124,7 +194,7 @@ class ExecutionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Position)
-class PositionAdmin(ReadOnlyAdmin):
+class PositionAdmin(GrantedPortfoliosMixin, ReadOnlyAdmin):
     list_display = [
         "portfolio",
         "instrument",
@@ -139,7 +209,8 @@ class PositionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PositionSnapshot)
-class PositionSnapshotAdmin(ReadOnlyAdmin):
+class PositionSnapshotAdmin(GrantedPortfoliosMixin, ReadOnlyAdmin):
+    portfolio_lookup = "position__portfolio_id__in"
     list_display = [
         "date",
         "position",
@@ -155,7 +226,7 @@ class PositionSnapshotAdmin(ReadOnlyAdmin):
 
 
 @admin.register(NavSnapshot)
-class NavSnapshotAdmin(ReadOnlyAdmin):
+class NavSnapshotAdmin(GrantedPortfoliosMixin, ReadOnlyAdmin):
     list_display = ["portfolio", "date", "nav", "daily_pnl", "flow", "daily_return"]
     list_filter = ["portfolio"]
     date_hierarchy = "date"

@@ -375,3 +375,33 @@ class NavSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.portfolio_id} {self.date} {self.nav}"
+
+
+class PortfolioGrant(models.Model):
+    """``user`` may see and change ``portfolio``. A user with at least one grant sees only the
+    portfolios granted; a user with none sees every portfolio (the single-desk default);
+    superusers see all. Changing grants renews the cached GETs' ``auth`` generation."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="portfolio_grants"
+    )
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE, related_name="grants")
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["user_id", "portfolio__code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "portfolio"], name="grant_unique_user_portfolio"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} → {self.portfolio_id}"

@@ -17,7 +17,7 @@ from django.db import connection
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
-from pms_project.errors import MissingMarketDataError, PMSError
+from pms_project.errors import ForbiddenError, MissingMarketDataError, PMSError
 from pms_project.validators import CODE_HELP, is_code
 
 from . import calculations as calc
@@ -28,6 +28,7 @@ from .models import (
     Instrument,
     NavSnapshot,
     Portfolio,
+    PortfolioGrant,
     Position,
     PositionSnapshot,
     Price,
@@ -36,16 +37,44 @@ from .models import (
 Sleeve = tuple[int, int]  # (instrument_id, strategy_id)
 
 
-def portfolio_get(code: str | None) -> Portfolio:
-    """The portfolio named by ``?portfolio=CODE``; optional when there is exactly one."""
+def granted_portfolio_ids(user) -> frozenset[int] | None:
+    """The ids of the portfolios ``user`` may see and change; None for every portfolio (no user:
+    the system; a superuser; a user with no grant at all — the single-desk default). One query
+    per user object: the answer is kept on it for the rest of the request."""
+    if user is None or not getattr(user, "is_authenticated", False) or user.is_superuser:
+        return None
+    granted = getattr(user, "_pms_grants", False)
+    if granted is False:
+        ids = PortfolioGrant.objects.filter(user_id=user.pk).values_list("portfolio_id", flat=True)
+        granted = frozenset(ids) or None
+        user._pms_grants = granted
+    return granted
+
+
+def portfolios_visible_to(user) -> QuerySet[Portfolio]:
+    """The portfolios ``user`` sees (every one when ``granted_portfolio_ids`` is None)."""
+    granted = granted_portfolio_ids(user)
+    portfolios = Portfolio.objects.all()
+    return portfolios if granted is None else portfolios.filter(pk__in=granted)
+
+
+def portfolio_get(code: str | None, user=None) -> Portfolio:
+    """The portfolio named by ``?portfolio=CODE``; optional when ``user`` sees exactly one.
+
+    ``user`` None is the system (commands, pipelines): every portfolio. A user restricted by
+    grants who names another portfolio — one that exists or not, so that nothing tells which
+    codes exist — is refused with a 403 naming ``portfolio``."""
+    granted = granted_portfolio_ids(user)
     if code:
         if not is_code(code):
             raise PMSError(f"not a portfolio code: use only {CODE_HELP}", field="portfolio")
         portfolio = Portfolio.objects.filter(code=code).first()
+        if granted is not None and (portfolio is None or portfolio.pk not in granted):
+            raise ForbiddenError(f"you have no grant for portfolio {code!r}", field="portfolio")
         if portfolio is None:
             raise PMSError(f"unknown portfolio {code!r}", field="portfolio")
         return portfolio
-    portfolios = list(Portfolio.objects.all()[:2])
+    portfolios = list(portfolios_visible_to(user)[:2])
     if len(portfolios) == 1:
         return portfolios[0]
     if not portfolios:

@@ -13,6 +13,7 @@ from .models import (
     Instrument,
     NavSnapshot,
     Portfolio,
+    PortfolioGrant,
     Position,
     PositionSnapshot,
     Price,
@@ -35,5 +36,6 @@ MODELS = (
 def connect() -> None:
     for model in MODELS:
         connect_invalidation(model)
-    # Project-wide, connected by the foundation app: who may read (the cached GETs' hit path).
-    connect_auth_invalidation()
+    # Project-wide, connected by the foundation app: who may read (the cached GETs' hit path),
+    # which portfolios included.
+    connect_auth_invalidation(PortfolioGrant)

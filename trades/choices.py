@@ -33,6 +33,8 @@ class AuditAction(models.TextChoices):
     PRICES_LOAD = "prices.load", "Closes loaded"
     CASH_FLOW = "cashflow.record", "Cash flow"
     MTM_RUN = "mtm.run", "Mark-to-market"
+    GRANT_ADD = "grant.add", "Portfolio access granted"
+    GRANT_REVOKE = "grant.revoke", "Portfolio access revoked"
 
 
 DECIDED = (ProposalStatus.APPROVED, ProposalStatus.REJECTED, ProposalStatus.EXPIRED)

@@ -190,3 +190,58 @@ def test_session_logins_and_other_methods_go_through_the_view(
     assert session.get(BOOK)["X-Cache"] == "HIT"
     assert client.head(BOOK).status_code == 200
     assert client.post(BOOK).status_code == 403  # a viewer may not write: not a cached answer
+
+
+# --- Per-portfolio grants on the hit path ---------------------------------------------------------
+
+
+@pytest.fixture
+def two_books(book, portfolio):
+    """MACRO1 (the shared book) and MACRO2 (long 1 ES), both with a cached book body."""
+    from portfolio.tests.api_support import open_position
+
+    other = PortfolioFactory(code="MACRO2")
+    open_position(other, "ES", "1", "5000")
+    return portfolio, other
+
+
+def test_a_restricted_token_never_gets_another_portfolios_cached_body(
+    two_books, django_assert_num_queries
+):
+    """Given an unrestricted viewer who made MACRO2's route and body hot, and a viewer granted
+    only MACRO1 whose token is remembered; when that viewer asks for MACRO2's book, then 403."""
+    from portfolio.models import PortfolioGrant
+
+    mine, theirs = two_books
+    everyone, _ = token_client()
+    path = f"{BOOK}?portfolio={theirs.code}"
+    assert everyone.get(path).status_code == 200
+    hit_without_sql(everyone, path, django_assert_num_queries)
+    restricted, token = token_client()
+    PortfolioGrant.objects.create(user=token.user, portfolio=mine)
+    assert restricted.get(f"{BOOK}?portfolio={mine.code}").status_code == 200
+    hit_without_sql(restricted, f"{BOOK}?portfolio={mine.code}", django_assert_num_queries)
+    for _ in range(2):
+        refused = restricted.get(path)
+        assert refused.status_code == 403, refused.content
+        assert list(refused.json()) == ["portfolio"] and "X-Cache" not in refused
+    # With no code, "the only portfolio" is the one granted: MACRO1's body, never MACRO2's.
+    assert restricted.get(BOOK).json()["portfolio"] == mine.code
+    hit_without_sql(restricted, BOOK, django_assert_num_queries)
+    assert everyone.get(BOOK).status_code == 400  # two portfolios: name one
+
+
+def test_a_new_grant_narrows_a_remembered_token_at_once(two_books, django_assert_num_queries):
+    """Given a viewer with no grant whose MACRO2 book is a hit; when they are granted MACRO1
+    only, then their next MACRO2 request is refused (the grant renewed ``auth``)."""
+    from portfolio import services
+
+    mine, theirs = two_books
+    client, token = token_client()
+    path = f"{BOOK}?portfolio={theirs.code}"
+    assert client.get(path).status_code == 200
+    hit_without_sql(client, path, django_assert_num_queries)
+    services.grants_add(user=token.user, portfolios=[mine])
+    assert client.get(path).status_code == 403
+    services.grants_revoke(user=token.user, portfolios=[mine])
+    assert client.get(path).status_code == 200  # no grant left: every portfolio again

@@ -31,13 +31,14 @@ PORTFOLIO_PARAM = OpenApiParameter(
 
 
 def portfolio_of(request: Request):
-    """The portfolio of ``?portfolio=CODE`` (or a ``portfolio`` key in a JSON object body)."""
+    """The portfolio of ``?portfolio=CODE`` (or a ``portfolio`` key in a JSON object body),
+    among those the user's grants allow (403 naming ``portfolio`` for another one)."""
     code = request.query_params.get("portfolio")
     if not code and isinstance(request.data, dict):
         code = request.data.get("portfolio")
     if code is not None and not isinstance(code, str):
         raise PMSError("a portfolio code is a string", field="portfolio")
-    return selectors.portfolio_get(code)
+    return selectors.portfolio_get(code, request.user)
 
 
 def schema_only(view) -> bool:
@@ -68,12 +69,16 @@ def valid(serializer_class, data):
 
 
 class PortfolioViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
-    """Portfolios; created by superusers or staff."""
+    """Portfolios (those the user's grants allow); created by superusers or staff."""
 
-    queryset = Portfolio.objects.all()
     serializer_class = s.PortfolioSerializer
     write_groups = frozenset()
     staff_may_write = True
+
+    def get_queryset(self):
+        if schema_only(self):
+            return Portfolio.objects.all()
+        return selectors.portfolios_visible_to(self.request.user)
 
 
 @extend_schema_view(partial_update=extend_schema(request=s.StrategyUpdateSerializer))

@@ -9,6 +9,7 @@ rejected request writes nothing.
 - ``price_csv``: ``prices_load_csv`` (a CSV file of closes through ``prices_load``: the
   ``import_prices`` command and the ingest)
 - ``ingest``: ``ingest_drop_folder`` (every complete CSV file of the price drop folder)
+- ``grants``: ``grants_add``, ``grants_revoke`` (per-portfolio access) and their lookups
 
 Callers use ``portfolio.services.<name>``; the submodules are an internal layout.
 """
@@ -26,6 +27,7 @@ from .base import (
     validate_nonzero,
     validate_positive,
 )
+from .grants import grant_portfolios, grant_user, grants_add, grants_revoke
 from .ingest import IngestReport, ingest_drop_folder
 from .ledger import execution_record, position_close, position_open
 from .market import (
@@ -51,6 +53,10 @@ __all__ = [
     "business_date_range",
     "cash_flow_record",
     "execution_record",
+    "grant_portfolios",
+    "grant_user",
+    "grants_add",
+    "grants_revoke",
     "ingest_drop_folder",
     "instrument_by_symbol",
     "instruments_upsert",
