@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("trades", "0002_approver_group_and_append_only_audit"),
+        ("trades", "0003_audit_refuses_truncate"),
     ]
 
     operations = [
