@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import models, transaction
+from django.db import DatabaseError, models, transaction
 from django.http import HttpResponse
 
 from . import metrics
@@ -458,7 +458,11 @@ class WriteThroughMiddleware:
 
             try:
                 portfolio = selectors.portfolio_get(request.GET.get("portfolio") or None)
+                warm("book", portfolio)
             except PMSError:
-                return response
-            warm("book", portfolio)
+                pass
+            except DatabaseError as exc:
+                # The write has committed: a lost connection while warming must not answer it
+                # 500 (a client would retry, and record it twice). The book stays invalidated.
+                logger.warning("write-through skipped (%s: %s)", type(exc).__name__, exc)
         return response

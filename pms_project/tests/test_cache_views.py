@@ -15,6 +15,7 @@ import pytest
 import redis as redis_client
 from django.core.cache import cache
 from django.core.management import call_command
+from django.db import OperationalError
 from django.test import override_settings
 from django_redis import get_redis_connection
 from rest_framework.authtoken.models import Token
@@ -161,6 +162,23 @@ def test_a_write_through_the_api_leaves_the_fresh_book_cached(viewer_client, tra
     assert state == "HIT"
     es = [row for row in body["positions"] if row["symbol"] == "ES"]
     assert [row["quantity"] for row in es] == ["3.00000000"]
+
+
+def test_a_committed_write_answers_201_when_the_write_through_loses_the_database(
+    viewer_client, trader_client, book, monkeypatch
+):
+    # Given the write-through's book computation failing on the database (a killed connection)
+    def lost_connection(portfolio):
+        raise OperationalError("terminating connection due to administrator command")
+
+    monkeypatch.setitem(pcache._warmers, "book", lost_connection)
+    # When a trader opens a position
+    _api_open(trader_client, None)  # Then the committed write answers 201, not 500
+    monkeypatch.undo()
+    # And the next read shows it (the book was invalidated, the warm only skipped)
+    state, body = read(viewer_client, BOOK)
+    assert state == "MISS"
+    assert [row["quantity"] for row in body["positions"] if row["symbol"] == "ES"] == ["3.00000000"]
 
 
 def test_an_admin_edit_of_a_limit_makes_the_risk_fresh(
