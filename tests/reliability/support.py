@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import http.client
+import itertools
 import json
 import signal
 import subprocess
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 
 from bench.http_load import Server, free_port, percentile
@@ -72,7 +74,9 @@ def restore_group(name: str):
 
 def desk_for_http() -> Desk:
     """The pipelines' test desk (two positions marked Mon–Thu, closes to Friday 2024-03-08), the
-    morning pack of Friday, and a viewer and a trader with DRF tokens; all committed."""
+    morning pack of Friday, and a viewer and a trader with DRF tokens; all committed. The
+    suite's cache database is emptied: nothing of an earlier test's desk is served."""
+    cache.clear()
     restore_desk_groups()  # an earlier transactional test's flush took the migrations' groups
     portfolio = desk_build()
     morning_pack_generate(portfolio=portfolio, business_date=FRI)
@@ -293,6 +297,45 @@ def background(workers: list[Callable[[threading.Event], None]]) -> Iterator[thr
             t.join(60)
     if errors:
         raise errors[0]
+
+
+def reader(
+    client: Client,
+    headers: dict[str, str],
+    kinds: tuple[str, ...],
+    offset: int = 0,
+    check: Callable[[str, Sample], None] | None = None,
+) -> Callable[[threading.Event], None]:
+    """A viewer reading ``kinds`` in turn (from ``offset``) until stopped; ``check(kind,
+    sample)`` before each read returns a function that judges the read (or None)."""
+
+    def loop(stop: threading.Event) -> None:
+        for kind in itertools.islice(itertools.cycle(kinds), offset, None):
+            if stop.is_set():
+                return
+            judge = check(kind) if check else None
+            sample = client.get(kind, headers)
+            if judge is not None and sample.ok:
+                judge(sample)
+
+    return loop
+
+
+OPEN_PATH = "/api/portfolio/positions/open/"
+PRICE_PATH = "/api/portfolio/prices/update/"
+
+
+def cash_flow(client: Client, desk: Desk, n: int) -> Sample:
+    """The trader's ``n``-th subscription, dated the desk's Friday."""
+    payload = {"date": FRI.isoformat(), "amount": f"{1000 + n}.00", "note": f"reliability {n}"}
+    return client.post("cashflow", READS["cashflows"], desk.trader, payload)
+
+
+def open_down(client: Client, desk: Desk) -> Sample:
+    """The trader buys one more DOWN in TREND on the desk's Friday."""
+    payload = {"symbol": "DOWN", "quantity": "1", "price": "50", "strategy": "TREND",
+               "trade_date": FRI.isoformat()}  # fmt: skip
+    return client.post("open", OPEN_PATH, desk.trader, payload)
 
 
 def without_flag(body: bytes) -> dict:

@@ -21,22 +21,11 @@ import time
 from decimal import Decimal
 
 import pytest
-from django.core.cache import cache
 
 from ops.tests.desk import FRI
 from portfolio.models import CashFlow, Execution
 
-from .support import (
-    CACHED_READS,
-    READS,
-    Client,
-    background,
-    desk_for_http,
-    figures,
-    server_log_on_failure,
-    web_server,
-    write_figures,
-)
+from . import support as rs
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -61,33 +50,24 @@ class Written:
 
 def test_reads_under_writes_see_every_write_without_errors(settings):
     # Given
-    desk = desk_for_http()
-    cache.clear()  # the suite's Redis database: nothing of an earlier test's desk
+    desk = rs.desk_for_http()
     written = Written()
     stale: list[str] = []
     mtm_at: list[float] = []
-    with web_server(redis_url=settings.CACHES["default"]["LOCATION"]) as server:
-        client = Client(server.url)
+    with rs.web_server(redis_url=settings.CACHES["default"]["LOCATION"]) as server:
+        client = rs.Client(server.url)
 
-        def reader(offset: int):
-            def loop(stop: threading.Event) -> None:
-                kinds = itertools.islice(itertools.cycle(READS), offset, None)
-                for kind in kinds:
-                    if stop.is_set():
-                        return
-                    flows, up_price, down_quantity = written.snapshot()
-                    sample = client.get(kind, desk.viewer)
-                    if sample.ok:
-                        check_read(kind, sample.json(), flows, up_price, down_quantity, stale)
-
-            return loop
+        def judge(kind: str):
+            flows, up_price, down_quantity = written.snapshot()  # before the read is sent
+            return lambda sample: check_read(
+                kind, sample.json(), flows, up_price, down_quantity, stale
+            )
 
         def flows_writer(stop: threading.Event) -> None:
             for n in itertools.count(1):
                 if stop.wait(WRITE_PAUSE):
                     return
-                payload = {"date": FRI.isoformat(), "amount": f"{1000 + n}.00", "note": f"load {n}"}
-                sample = client.post("cashflow", READS["cashflows"], desk.trader, payload)
+                sample = rs.cash_flow(client, desk, n)
                 if sample.status == 201:
                     with written.lock:
                         written.flows.add(sample.json()["id"])
@@ -97,30 +77,15 @@ def test_reads_under_writes_see_every_write_without_errors(settings):
                 if stop.wait(WRITE_PAUSE):
                     return
                 price = Decimal("100") + Decimal(n) / 100
-                sample = client.post(
-                    "price",
-                    "/api/portfolio/prices/update/",
-                    desk.trader,
-                    {"symbol": "UP", "price": str(price)},
-                )
+                payload = {"symbol": "UP", "price": str(price)}
+                sample = client.post("price", rs.PRICE_PATH, desk.trader, payload)
                 if sample.ok:
                     with written.lock:
                         written.up_price = max(written.up_price, price)
 
         def open_writer(stop: threading.Event) -> None:
             while not stop.wait(WRITE_PAUSE):
-                sample = client.post(
-                    "open",
-                    "/api/portfolio/positions/open/",
-                    desk.trader,
-                    {
-                        "symbol": "DOWN",
-                        "quantity": "1",
-                        "price": "50",
-                        "strategy": "TREND",
-                        "trade_date": FRI.isoformat(),
-                    },
-                )
+                sample = rs.open_down(client, desk)
                 if sample.status == 201:
                     quantity = Decimal(sample.json()["position"]["quantity"])
                     with written.lock:
@@ -132,13 +97,15 @@ def test_reads_under_writes_see_every_write_without_errors(settings):
             mtm_at.append(time.monotonic())
             client.post("mtm", "/api/portfolio/mtm/", desk.trader, {"date": FRI.isoformat()})
 
-        workers = [reader(i) for i in range(READERS)]
+        workers = [
+            rs.reader(client, desk.viewer, tuple(rs.READS), i, judge) for i in range(READERS)
+        ]
         workers += [flows_writer, price_writer, open_writer, mtm]
         started = time.monotonic()
-        with background(workers) as stop:
+        with rs.background(workers) as stop:
             stop.wait(SECONDS)
         elapsed = time.monotonic() - started
-        log = server_log_on_failure(server)
+        log = rs.server_log_on_failure(server)
 
     # Then
     samples = client.samples
@@ -157,27 +124,27 @@ def test_reads_under_writes_see_every_write_without_errors(settings):
         portfolio=desk.portfolio, instrument__symbol="DOWN"
     ).count() == (opens)
     kinds = {s.kind for s in samples}
-    assert set(READS) | {"cashflow", "price", "open", "mtm"} <= kinds
+    assert set(rs.READS) | {"cashflow", "price", "open", "mtm"} <= kinds
     result = {
         "seconds": round(elapsed, 1),
         "readers": READERS,
         "writers": 3,
-        "all": figures(samples),
-        "reads": figures([s for s in samples if s.method == "GET"]),
-        "writes": figures([s for s in samples if s.method == "POST"]),
+        "all": rs.figures(samples),
+        "reads": rs.figures([s for s in samples if s.method == "GET"]),
+        "writes": rs.figures([s for s in samples if s.method == "POST"]),
         "read_your_writes_checks": sum(
             s.method == "GET" and s.kind in ("book", "positions", "cashflows") for s in samples
         ),
         "stale_reads": len(stale),
         "by_endpoint": {
-            kind: figures([s for s in samples if s.kind == kind]) for kind in sorted(kinds)
+            kind: rs.figures([s for s in samples if s.kind == kind]) for kind in sorted(kinds)
         },
         "cache_hits": {
             kind: sum(s.headers.get("x-cache") == "HIT" for s in samples if s.kind == kind)
-            for kind in CACHED_READS
+            for kind in rs.CACHED_READS
         },
     }
-    write_figures("load", result)
+    rs.write_figures("load", result)
     assert result["reads"]["requests"] > 100 and result["writes"]["requests"] > 30
 
 

@@ -17,23 +17,11 @@ logs/reliability/redis_faults.json.
 from __future__ import annotations
 
 import itertools
-import threading
 import time
 
 import pytest
 
-from .support import (
-    CACHED_READS,
-    Client,
-    RedisServer,
-    background,
-    desk_for_http,
-    figures,
-    server_log_on_failure,
-    web_server,
-    without_flag,
-    write_figures,
-)
+from . import support as rs
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -43,38 +31,36 @@ RESUME_WITHIN = 20.0  # seconds for caching to resume after the restart (the bre
 
 def test_redis_paused_stopped_and_restarted_under_load_answers_right_and_resumes():
     # Given
-    desk = desk_for_http()
+    desk = rs.desk_for_http()
     phases: list[tuple[str, float]] = []
     wrong: list[str] = []
-    with RedisServer() as redis_server, web_server(redis_url=redis_server.url) as server:
-        client = Client(server.url)
+    with rs.RedisServer() as redis_server, rs.web_server(redis_url=redis_server.url) as server:
+        client = rs.Client(server.url)
         expected = {}
-        for kind in CACHED_READS:
+        for kind in rs.CACHED_READS:
             first = client.get(kind, desk.viewer, record=False)
             again = client.get(kind, desk.viewer, record=False)
             assert first.status == again.status == 200, (kind, first.body[:300])
             assert (first.headers["x-cache"], again.headers["x-cache"]) == ("MISS", "HIT")
-            expected[kind] = without_flag(first.body)
-            assert without_flag(again.body) == expected[kind]
+            expected[kind] = rs.without_flag(first.body)
+            assert rs.without_flag(again.body) == expected[kind]
 
-        def reader(offset: int):
-            def loop(stop: threading.Event) -> None:
-                kinds = itertools.islice(itertools.cycle(CACHED_READS), offset, None)
-                for kind in kinds:
-                    if stop.is_set():
-                        return
-                    sample = client.get(kind, desk.viewer)
-                    if sample.ok and without_flag(sample.body) != expected[kind]:
-                        wrong.append(f"{kind} differs: {sample.body[:200]!r}")
+        def judge(kind: str):
+            def compare(sample: rs.Sample) -> None:
+                if rs.without_flag(sample.body) != expected[kind]:
+                    wrong.append(f"{kind} differs: {sample.body[:200]!r}")
 
-            return loop
+            return compare
 
         def phase(name: str, seconds: float = 0.0) -> None:
             phases.append((name, time.monotonic()))
             time.sleep(seconds)
 
         # When
-        with background([reader(i) for i in range(READERS)]):
+        readers = [
+            rs.reader(client, desk.viewer, rs.CACHED_READS, i, judge) for i in range(READERS)
+        ]
+        with rs.background(readers):
             phase("before", 2.0)
             redis_server.pause()
             phase("paused", 2.0)
@@ -88,7 +74,7 @@ def test_redis_paused_stopped_and_restarted_under_load_answers_right_and_resumes
             time.sleep(1.0)
             phases.append(("end", time.monotonic()))
         keys = redis_server.client().dbsize()
-        log = server_log_on_failure(server)
+        log = rs.server_log_on_failure(server)
 
     # Then
     samples = client.samples
@@ -102,18 +88,18 @@ def test_redis_paused_stopped_and_restarted_under_load_answers_right_and_resumes
         during = [s for s in samples if begin <= s.start < end]
         assert during, f"no request started while Redis was {name}"
         by_phase[name] = {
-            **figures(during),
+            **rs.figures(during),
             "seconds": round(end - begin, 1),
             "hits": sum(s.headers.get("x-cache") == "HIT" for s in during),
         }
     assert by_phase["stopped"]["hits"] == 0  # nothing cached answered while Redis was gone
     assert by_phase["before"]["hits"] > 0
-    write_figures(
+    rs.write_figures(
         "redis_faults",
         {
             "readers": READERS,
-            "endpoints": list(CACHED_READS),
-            "all": figures(samples),
+            "endpoints": list(rs.CACHED_READS),
+            "all": rs.figures(samples),
             "phases": by_phase,
             "caching_resumed_after_restart_s": round(resumed_after, 2),
             "keys_in_restarted_redis": keys,
@@ -121,7 +107,9 @@ def test_redis_paused_stopped_and_restarted_under_load_answers_right_and_resumes
     )
 
 
-def wait_for_hits(client: Client, redis_server: RedisServer, restarted: float) -> float | None:
+def wait_for_hits(
+    client: rs.Client, redis_server: rs.RedisServer, restarted: float
+) -> float | None:
     """Seconds from the restart to the first ``X-Cache: HIT`` of a read started after it (the
     readers' own requests), or None after ``RESUME_WITHIN`` seconds."""
     while time.monotonic() - restarted < RESUME_WITHIN:
