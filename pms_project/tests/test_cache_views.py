@@ -12,7 +12,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import redis as redis_client
 from django.core.cache import cache
 from django.core.management import call_command
 from django.db import OperationalError
@@ -29,6 +28,7 @@ from portfolio.tasks import ingest_prices
 from portfolio.tests.api_support import WED
 from portfolio.tests.factories import UserFactory
 from risk.models import RiskLimit
+from tests.redis_server import RedisServer
 
 from .test_cache import DEAD
 
@@ -247,27 +247,28 @@ def test_redis_paused_answers_within_200_ms_and_caching_resumes(
     settings, monkeypatch, viewer_client, portfolio, book
 ):
     monkeypatch.setattr(pcache, "RETRY_SECONDS", 0.5)  # the breaker's wait, shortened for the test
-    read(viewer_client, BOOK)
-    assert read(viewer_client, BOOK)[0] == "HIT"
-    # Given Redis paused: it accepts connections but answers nothing (CLIENT PAUSE)
-    admin = redis_client.Redis.from_url(settings.REDIS_URL)
-    admin.execute_command("CLIENT", "PAUSE", 1000, "ALL")
-    seconds = []
-    try:
-        for _ in range(20):
-            started = time.perf_counter()
-            state, body = read(viewer_client, BOOK)
-            seconds.append(time.perf_counter() - started)
-            assert state == "MISS"
-            assert body == fresh_book(portfolio)
-    finally:
-        admin.execute_command("CLIENT", "UNPAUSE")
-    # Then every read answered from the database, the slowest few within 200 ms
-    p95 = sorted(seconds)[int(0.95 * len(seconds)) - 1]
-    assert p95 < 0.2, seconds
-    # And once Redis answers and the breaker's wait is over, reads are hits again
-    time.sleep(0.6)
-    assert read(viewer_client, BOOK)[0] == "HIT"
+    with RedisServer() as own:  # paused below: never the machine's Redis, which others share
+        settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": own.url}}
+        read(viewer_client, BOOK)
+        assert read(viewer_client, BOOK)[0] == "HIT"
+        # Given Redis paused (SIGSTOP): it accepts connections but answers nothing
+        own.pause()
+        seconds = []
+        try:
+            for _ in range(20):
+                started = time.perf_counter()
+                state, body = read(viewer_client, BOOK)
+                seconds.append(time.perf_counter() - started)
+                assert state == "MISS"
+                assert body == fresh_book(portfolio)
+        finally:
+            own.resume()
+        # Then every read answered from the database, the slowest few within 200 ms
+        p95 = sorted(seconds)[int(0.95 * len(seconds)) - 1]
+        assert p95 < 0.2, seconds
+        # And once Redis answers and the breaker's wait is over, reads are hits again
+        time.sleep(0.6)
+        assert read(viewer_client, BOOK)[0] == "HIT"
 
 
 def test_cache_warm_stores_every_default_view(viewer_client, portfolio, book):

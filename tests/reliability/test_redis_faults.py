@@ -21,6 +21,8 @@ import time
 
 import pytest
 
+from tests.redis_server import RedisServer
+
 from . import support as rs
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -34,7 +36,7 @@ def test_redis_paused_stopped_and_restarted_under_load_answers_right_and_resumes
     desk = rs.desk_for_http()
     phases: list[tuple[str, float]] = []
     wrong: list[str] = []
-    with rs.RedisServer() as redis_server, rs.web_server(redis_url=redis_server.url) as server:
+    with RedisServer() as redis_server, rs.web_server(redis_url=redis_server.url) as server:
         client = rs.Client(server.url)
         expected = {}
         for kind in rs.CACHED_READS:
@@ -107,9 +109,7 @@ def test_redis_paused_stopped_and_restarted_under_load_answers_right_and_resumes
     )
 
 
-def wait_for_hits(
-    client: rs.Client, redis_server: rs.RedisServer, restarted: float
-) -> float | None:
+def wait_for_hits(client: rs.Client, redis_server: RedisServer, restarted: float) -> float | None:
     """Seconds from the restart to the first ``X-Cache: HIT`` of a read started after it (the
     readers' own requests), or None after ``RESUME_WITHIN`` seconds."""
     while time.monotonic() - restarted < RESUME_WITHIN:
