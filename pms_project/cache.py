@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import models, transaction
+from django.db import DatabaseError, models, transaction
 from django.http import HttpResponse
 
 from . import metrics
@@ -173,30 +173,44 @@ def _get_or_compute(
             return body, False
         finally:
             _call(cache.delete, lock)
-    # Another reader computes this body: wait for it rather than compute it twice.
+    # Another reader computes this body: wait for it rather than compute it twice. Its lock
+    # is read with the body: once the lock is gone and the body is still not current (a write
+    # renewed the tokens while it computed), no body is coming, and waiting on would cost every
+    # such reader the whole WAIT_SECONDS.
     deadline = time.monotonic() + WAIT_SECONDS
     while time.monotonic() < deadline and not breaker.is_open():
         time.sleep(POLL_SECONDS)
-        found = _call(cache.get_many, keys)
+        found = _call(cache.get_many, [*keys, lock])
         if found is FAILED:
             break
         stored = found.get(key)
         if stored is not None and stored[0] == _tokens(found, namespace, portfolio_id):
             return stored[1], True
+        if lock not in found:
+            break
     return compute(), False
 
 
-def store(namespace: str, portfolio_id: int, params: dict, body: bytes) -> None:
-    """Write-through: store a body just computed from committed data under the current tokens."""
+def current_tokens(namespace: str, portfolio_id: int) -> tuple | None:
+    """The generation tokens a body computed from now on is stored under (None: Redis is not
+    available). Read them *before* computing: a write that commits during the computation then
+    renews them, and the body is never served."""
     if breaker.is_open() or not _pending_written():
-        return
-    key = body_key(namespace, portfolio_id, params)
+        return None
     found = _call(
         cache.get_many, [generation_key(namespace, ALL), generation_key(namespace, portfolio_id)]
     )
-    if found is not FAILED:
-        _stored()
-        _call(cache.set, key, (_tokens(found, namespace, portfolio_id), body), ttl(namespace))
+    return None if found is FAILED else _tokens(found, namespace, portfolio_id)
+
+
+def store(namespace: str, portfolio_id: int, params: dict, body: bytes, tokens: tuple) -> None:
+    """Write-through: store a body computed from committed data under ``tokens``, the ones
+    ``current_tokens`` read before the computation began (reading them after it would store a
+    body made stale by a write committed meanwhile under that write's new tokens)."""
+    if breaker.is_open():
+        return
+    _stored()
+    _call(cache.set, body_key(namespace, portfolio_id, params), (tokens, body), ttl(namespace))
 
 
 def _stored() -> None:
@@ -401,14 +415,17 @@ def register_warmer(namespace: str, render: Callable) -> None:
 
 def warm(namespace: str, portfolio) -> bool:
     """Compute and store one namespace's default body for ``portfolio``; False when it cannot be
-    computed now (say, nothing marked yet)."""
+    computed now (say, nothing marked yet) or the cache is unavailable."""
     from pms_project.errors import PMSError
 
+    tokens = current_tokens(namespace, portfolio.pk)
+    if tokens is None:
+        return False  # no cache to warm now
     try:
         params, body = _warmers[namespace](portfolio)
     except PMSError:
         return False
-    store(namespace, portfolio.pk, params, body)
+    store(namespace, portfolio.pk, params, body, tokens)
     return True
 
 
@@ -443,7 +460,11 @@ class WriteThroughMiddleware:
                 portfolio = selectors.portfolio_get(
                     request.GET.get("portfolio") or None, getattr(request, "user", None)
                 )
+                warm("book", portfolio)
             except PMSError:
-                return response
-            warm("book", portfolio)
+                pass
+            except DatabaseError as exc:
+                # The write has committed: a lost connection while warming must not answer it
+                # 500 (a client would retry, and record it twice). The book stays invalidated.
+                logger.warning("write-through skipped (%s: %s)", type(exc).__name__, exc)
         return response

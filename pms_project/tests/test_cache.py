@@ -7,6 +7,7 @@ import json
 import logging
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 from django.core.cache import cache
@@ -190,6 +191,21 @@ def test_a_reader_during_a_write_cannot_refill_the_old_value():
     assert get(counter) == (b'{"n": 1}', True)
 
 
+def test_a_warm_during_a_write_cannot_store_the_old_value(monkeypatch):
+    # Given a warm (the write-through after a write) computing from the old data while another
+    # write commits and invalidates
+    def render_while_a_write_commits(portfolio) -> tuple[dict, bytes]:
+        pcache.invalidate(["book"], 1)  # the other write's commit, outside any transaction
+        return {"p": 1}, b'{"old": true}'
+
+    monkeypatch.setitem(pcache._warmers, "book", render_while_a_write_commits)
+    assert pcache.warm("book", SimpleNamespace(pk=1)) is True
+    # Then the old body is not served: the next read computes the new one
+    counter = Counter()
+    assert get(counter) == (b'{"n": 1}', False)
+    assert get(counter) == (b'{"n": 1}', True)
+
+
 def test_twenty_concurrent_misses_compute_once():
     counter = Counter(delay=0.3)
     results: list[tuple[bytes, bool]] = []
@@ -207,6 +223,34 @@ def test_twenty_concurrent_misses_compute_once():
     assert counter.calls == 1
     assert {body for body, _ in results} == {b'{"n": 1}'}
     assert sum(hit for _, hit in results) == 19
+
+
+def test_a_waiting_reader_stops_waiting_when_the_computed_body_is_already_stale(monkeypatch):
+    # Given a reader computing a body while a write invalidates it (its body is stored under
+    # the old tokens), and a second reader waiting for that body, willing to wait 30 s
+    monkeypatch.setattr(pcache, "WAIT_SECONDS", 30.0)
+    computing = threading.Event()
+
+    def compute_while_a_write_commits() -> bytes:
+        computing.set()
+        time.sleep(0.3)
+        pcache.invalidate(["book"], 1)  # the write's commit, outside any transaction here
+        return b'{"old": true}'
+
+    first = threading.Thread(target=get, args=(compute_while_a_write_commits,))
+    first.start()
+    assert computing.wait(10)
+    counter = Counter()
+    # When the second reader asks meanwhile
+    started = time.monotonic()
+    body, hit = get(counter)
+    waited = time.monotonic() - started
+    first.join()
+    # Then it computes the fresh body itself as soon as the first reader has released its lock,
+    # rather than waiting out WAIT_SECONDS for a body that is not coming
+    assert (body, hit) == (b'{"n": 1}', False)
+    assert counter.calls == 1
+    assert waited < 10.0
 
 
 def test_redis_down_answers_from_the_source_warns_once_and_resumes(settings, caplog):

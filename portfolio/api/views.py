@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import django_filters
+from django.db import transaction
 from django.http import HttpResponse
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -225,6 +226,10 @@ class PositionViewSet(viewsets.ReadOnlyModelViewSet):
         )
 
     def _result(self, execution, position, code=status.HTTP_200_OK) -> Response:
+        """The answer to a booking, read in the booking's transaction: a connection lost while
+        reading it (the position and its relations are loaded again) then undoes the booking
+        too, rather than answering 500 for a booking that stays (a client would book it twice
+        on retry)."""
         position.refresh_from_db()
         body = {"execution_id": execution.id, "position": s.PositionSerializer(position).data}
         return Response(body, status=code)
@@ -237,16 +242,17 @@ class PositionViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=False, methods=["post"])
     def open(self, request: Request) -> Response:
         data = valid(s.PositionOpenSerializer, request.data)
-        execution, position = services.position_open(
-            portfolio=portfolio_of(request),
-            symbol=data["symbol"],
-            quantity=data["quantity"],
-            price=data["price"],
-            trade_date=data["trade_date"],
-            strategy_code=data.get("strategy") or None,
-            user=request.user,
-        )
-        return self._result(execution, position, status.HTTP_201_CREATED)
+        with transaction.atomic():  # see _result
+            execution, position = services.position_open(
+                portfolio=portfolio_of(request),
+                symbol=data["symbol"],
+                quantity=data["quantity"],
+                price=data["price"],
+                trade_date=data["trade_date"],
+                strategy_code=data.get("strategy") or None,
+                user=request.user,
+            )
+            return self._result(execution, position, status.HTTP_201_CREATED)
 
     @extend_schema(
         parameters=[PORTFOLIO_PARAM],
@@ -257,14 +263,15 @@ class PositionViewSet(viewsets.ReadOnlyModelViewSet):
     def close(self, request: Request, pk: str) -> Response:
         position = self.get_object()
         data = valid(s.PositionCloseSerializer, request.data)
-        execution, position = services.position_close(
-            position_id=position.id,
-            price=data["price"],
-            quantity=data.get("quantity"),
-            trade_date=data["trade_date"],
-            user=request.user,
-        )
-        return self._result(execution, position)
+        with transaction.atomic():  # see _result
+            execution, position = services.position_close(
+                position_id=position.id,
+                price=data["price"],
+                quantity=data.get("quantity"),
+                trade_date=data["trade_date"],
+                user=request.user,
+            )
+            return self._result(execution, position)
 
 
 class MarkToMarketView(APIView):

@@ -5,8 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.db import OperationalError
 
 from portfolio import services
+from portfolio.api.serializers import PositionSerializer
 from portfolio.models import (
     Execution,
     Instrument,
@@ -80,6 +82,25 @@ def test_open_books_an_execution_and_a_position_in_manual(trader_client, portfol
     assert D(position["avg_cost"]) == Decimal("5000.1234567891")
     assert position["opened_date"] == "2024-03-04"
     assert Position.objects.get(pk=position["id"]).quantity == Decimal("2.5")
+
+
+def test_an_open_whose_answer_fails_writes_nothing(trader_client, portfolio, monkeypatch):
+    # Given the answer's read failing after the booking (a connection killed in between)
+    market()
+
+    def connection_lost(self, instance):
+        raise OperationalError("terminating connection due to administrator command")
+
+    monkeypatch.setattr(PositionSerializer, "to_representation", connection_lost)
+    # When a trader opens a position, Then the request fails
+    with pytest.raises(OperationalError):
+        trader_client.post(
+            f"{API}/positions/open/",
+            {"symbol": "ES", "quantity": "1", "price": "5000", "trade_date": "2024-03-04"},
+            format="json",
+        )
+    # And nothing was booked: a 500 never hides a booking that a retry would repeat
+    assert (Execution.objects.count(), Position.objects.count()) == (0, 0)
 
 
 def test_open_a_short_with_a_negative_quantity(trader_client, portfolio):
