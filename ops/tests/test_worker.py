@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 
+import kombu.pools
 import pytest
 from celery.contrib.testing.worker import start_worker
 from celery.signals import task_postrun
@@ -70,9 +71,11 @@ def redis_worker():
 
 def reset_connection_pools() -> None:
     """Drop the app's broker connection and producer pools (made lazily with the broker URL of
-    their time, e.g. by an eager ``delay()`` of an earlier test), as Celery does after a fork."""
-    if app._pool is not None:
-        app._pool.force_close_all()
+    their time, e.g. by an eager ``delay()`` of an earlier test), as Celery does after a fork.
+    They live in kombu's registries, keyed by the broker URL: closed but left there, a later
+    test on the same URL would get the closed pool ("Acquire on closed pool"), so the registries
+    are emptied too."""
+    kombu.pools.reset()
     app._pool = None
     amqp = app.__dict__.get("amqp")
     if amqp is not None:
