@@ -48,7 +48,14 @@ APPNAME = "pms-fault-worker"  # the worker's PostgreSQL backends, to terminate
 VISIBILITY = 3  # seconds before Redis redelivers a message taken by a worker that died
 DAYS = {Pipeline.EOD: FRI, Pipeline.PREOPEN: NEXT_MON}
 CASES = [(pipeline, step.name) for pipeline in DAYS for step in pipelines.STEPS[pipeline]]
-STATS = {"kills": 0, "redeliveries": 0}
+# Figures for docs/RELIABILITY.md, printed at the module's end (pytest -s): kills, redeliveries
+# (a task started again: requeued, redelivered or retried) and seconds from a fault to the run
+# finished, per kind of fault.
+STATS: dict = {"kills": 0, "redeliveries": 0, "recovery_s": {}}
+
+
+def recovered(kind: str, since: float) -> None:
+    STATS["recovery_s"].setdefault(kind, []).append(round(time.monotonic() - since, 1))
 
 
 class Rig:
@@ -186,8 +193,10 @@ def test_the_pool_child_killed_in_each_step_the_chain_completes_once(faults, pip
     # when the pool child running it is killed
     assert process_kill(pid)
     STATS["kills"] += 1
+    killed = time.monotonic()
     # then the worker requeues it (acks late, rejected on worker lost), a new child runs it again
     run = finished(portfolio, pipeline)
+    recovered("pool child", killed)
     assert_ran_once(run, pipeline, again={step})
     executions = faults.faults.executions()
     task = next(s.task for s in pipelines.STEPS[pipeline] if s.name == step)
@@ -208,6 +217,7 @@ def test_the_whole_worker_killed_a_new_worker_finishes_the_chain(faults):
     faults.worker.start()
     run = finished(portfolio, pipeline, timeout=60)
     assert time.monotonic() - began < 45
+    recovered("whole worker", began)
     assert_ran_once(run, pipeline, again={step})
     STATS["redeliveries"] += redelivered(faults)
     assert_equals_clean_run(portfolio, pipeline, assert_counted_once(portfolio, pipeline))
@@ -222,10 +232,12 @@ def test_the_broker_restarted_between_two_steps_the_chain_finishes(faults):
     # when the broker is killed (SIGKILL) and started again with its append-only file
     faults.broker.kill()
     STATS["kills"] += 1
+    killed = time.monotonic()
     faults.broker.start()
     faults.faults.release(point)
     # then the worker reconnects and the chain finishes, each step once in the run's record
     run = finished(portfolio, Pipeline.EOD, timeout=60)
+    recovered("broker restart", killed)
     assert run.status == RunStatus.SUCCEEDED and run.attempts == 1, run.error
     assert set(run.steps) == {s.name for s in pipelines.STEPS[Pipeline.EOD]}
     assert all(r["status"] == "succeeded" for r in run.steps.values())
@@ -314,9 +326,11 @@ def test_the_database_connection_killed_in_mark_to_market_the_step_retries(fault
     portfolio, _ = paused_in(faults, Pipeline.EOD, point)
     # when the worker's backend is terminated before the service's first query
     assert terminate_worker_backends() >= 1
+    killed = time.monotonic()
     faults.faults.release(point)
     # then the step's transient-error retry runs it again on a new connection, and it finishes
     run = finished(portfolio, Pipeline.EOD)
+    recovered("database connection", killed)
     assert_ran_once(run, Pipeline.EOD, again={"mark_to_market"})
     STATS["redeliveries"] += redelivered(faults)
     rows = assert_counted_once(portfolio, Pipeline.EOD)
