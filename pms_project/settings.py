@@ -233,6 +233,16 @@ CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Redis redelivers a message its worker took and never acknowledged (the whole worker killed,
+# not just a pool child: that one Celery requeues at once) after this many seconds. It must
+# exceed the longest task, or a running task is delivered a second time. The fault tests set
+# it to a few seconds; the sweep looking for such messages runs often enough for it.
+CELERY_VISIBILITY_TIMEOUT = env_float("CELERY_VISIBILITY_TIMEOUT", 3600, low=1, high=86400)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    "unacked_restore_interval": max(1, min(10, int(CELERY_VISIBILITY_TIMEOUT // 10))),
+    "unacked_restore_throttle": 1 if CELERY_VISIBILITY_TIMEOUT < 1000 else 10,
+}
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
