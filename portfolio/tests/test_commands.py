@@ -354,6 +354,9 @@ def test_seed_demo_builds_the_desk_and_a_rerun_only_resets_passwords(settings):
     approver = get_user_model().objects.get(username="demo-approver")
     assert approver.is_staff and approver.has_perm("trades.approve_tradeproposal")
     assert not approver.is_superuser
+    analyst = get_user_model().objects.get(username="demo-analyst")
+    assert list(analyst.portfolio_grants.values_list("portfolio__code", flat=True)) == ["MACRO1"]
+    assert "(granted MACRO1 only)" in out
     assert "http://127.0.0.1:8000/api/portfolio/book/" in out
 
     # When it runs again, for a server on another address (make run passes RUN_ADDR)
@@ -369,7 +372,7 @@ def test_seed_demo_builds_the_desk_and_a_rerun_only_resets_passwords(settings):
     demo_user.refresh_from_db()
     assert not demo_user.check_password(password)
     assert demo_user.check_password(_printed_password(out2, "demo"))
-    assert get_user_model().objects.filter(username__startswith="demo").count() == 5
+    assert get_user_model().objects.filter(username__startswith="demo").count() == 6
 
 
 def test_seed_demo_marks_every_business_day_from_the_first_trade():

@@ -53,7 +53,12 @@ DEMO_USERS = (
     ("demo-approver", "approver"),
     ("demo-viewer", "viewer"),
     ("demo-risk", "risk"),
+    ("demo-analyst", "viewer"),
 )
+# Per-portfolio grants: demo-analyst is granted MACRO1 only, so the admin's "Portfolio grants"
+# shows one (with a single demo portfolio it sees what everyone sees; a second portfolio would be
+# hidden from it).
+DEMO_GRANTS = {"demo-analyst": (demo.PORTFOLIO_CODE,)}
 
 
 @dataclass(frozen=True)
@@ -87,8 +92,8 @@ class Command(BaseCommand):
         "closes, strategies, a year of trades and cash flows, risk limits, then mark every "
         "business day since the first trade, store its risk and generate the day's trade "
         "proposals (unless --no-mtm). If MACRO1 exists the data is left alone. Every run sets "
-        "new random passwords for the users demo, demo-trader, demo-approver, demo-viewer and "
-        "demo-risk and prints them with their API tokens."
+        "new random passwords for the users demo, demo-trader, demo-approver, demo-viewer, "
+        "demo-risk, demo-analyst (granted MACRO1 only) and prints them with their API tokens."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -307,6 +312,9 @@ class Command(BaseCommand):
                 user.save(update_fields=["password"])
                 token, _ = Token.objects.get_or_create(user=user)
                 users.append(DemoUser(username, role, password, token.key))
+                codes = DEMO_GRANTS.get(username)
+                if codes:
+                    services.grants_add(user=user, portfolios=services.grant_portfolios(codes))
         return users
 
     def _login_help(self, users: list[DemoUser]) -> None:
@@ -315,6 +323,8 @@ class Command(BaseCommand):
             lines.append(
                 f"  {u.username:<14} role {u.role:<9} password: {u.password}  token: {u.token}"
             )
+            if u.username in DEMO_GRANTS:
+                lines[-1] += f"  (granted {', '.join(DEMO_GRANTS[u.username])} only)"
         token = users[0].token
         base = settings.PMS_BASE_URL
         lines += [
