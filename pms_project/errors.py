@@ -10,8 +10,10 @@ and the ``handler400/403/404/500`` functions below cover what happens before or 
 
 from __future__ import annotations
 
+import logging
+
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from django.db import IntegrityError
+from django.db import IntegrityError, InterfaceError, OperationalError
 from django.http import JsonResponse
 from django.views import defaults
 from rest_framework import status
@@ -19,6 +21,13 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from .exceptions import PayloadTooLarge
+
+logger = logging.getLogger(__name__)
+
+# A request that lost its database connection (PostgreSQL restarted, the backend terminated, a
+# network cut) or met a transient error (deadlock, serialization): its transaction was rolled
+# back, the next request reconnects (CONN_HEALTH_CHECKS), so the client may retry at once.
+RETRY_AFTER_SECONDS = 1
 
 
 class PMSError(Exception):
@@ -64,6 +73,13 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         )
     if isinstance(exc, RequestDataTooBig):
         return Response({"detail": PayloadTooLarge.default_detail}, status=413)
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        logger.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+        return Response(
+            {"detail": "the database is unavailable; retry"},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     return exception_handler(exc, context)
 
 

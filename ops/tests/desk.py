@@ -11,8 +11,10 @@ pre-open to expire.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 from decimal import Decimal
 
+from django.apps import apps
 from django.db import models
 
 from attribution.models import AttributionDay, AttributionResult, SegmentPnl
@@ -92,3 +94,10 @@ def day_rows(portfolio: Portfolio, day: dt.date) -> dict[str, list[tuple]]:
         "proposals": _values(TradeProposal.objects.filter(portfolio=portfolio), keep_id=True),
         "packs": _values(MorningPack.objects.filter(portfolio=portfolio, date=day)),
     }
+
+
+def restore_schedules() -> int:
+    """The beat schedules of migration ``ops/0002`` again (idempotent): an earlier transactional
+    test's flush took them, and ``verify`` checks them."""
+    migration = importlib.import_module("ops.migrations.0002_pipeline_schedules")
+    return migration.schedules_create(apps)

@@ -1,5 +1,6 @@
-"""Real processes for the fault tests (``test_faults.py``): a Celery worker, beat and a private
-Redis broker, each a subprocess this module starts and ends by its own process id.
+"""Real processes for the fault tests (``test_faults.py``): a Celery worker and beat, each a
+subprocess this module starts and ends by its own process id (the private Redis broker is
+``tests.redis_server.RedisServer`` with persistence).
 
 The worker loads this module (``-I ops.tests.process_worker``), which then does two things in
 it, both inert unless ``PMS_FAULT_DIR`` names a directory:
@@ -22,7 +23,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -117,12 +117,6 @@ if FAULT_DIR and os.environ.get("PMS_FAULT_HOOKS") == "1":
 # --- In the test: the processes ------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def wait_until(predicate, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -140,43 +134,6 @@ def process_kill(pid: int) -> bool:
         return True
     except ProcessLookupError:
         return False
-
-
-class RedisBroker:
-    """A private redis-server with an append-only file fsynced at every write: killed with
-    SIGKILL and started again on the same port and directory, it keeps its queues, as a
-    production Redis with persistence does."""
-
-    def __init__(self, folder: Path):
-        self.folder, self.port = folder, free_port()
-        self.process: subprocess.Popen | None = None
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
-             str(self.folder), "--save", "", "--appendonly", "yes", "--appendfsync", "always"],
-            stdout=(self.folder / "redis.log").open("a"),
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        wait_until(self.ping, 10, f"redis-server on port {self.port}")
-
-    def ping(self) -> bool:
-        import redis
-
-        try:
-            return redis.Redis(port=self.port, socket_timeout=0.5).ping()
-        except redis.exceptions.ConnectionError:
-            return False
-
-    def kill(self) -> None:
-        process_kill(self.process.pid)
-        self.process.wait(10)
-
-    def client(self):
-        import redis
-
-        return redis.Redis(port=self.port, socket_timeout=2)
 
 
 class Worker:

@@ -15,13 +15,11 @@ a test that kills the whole worker starts it again.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import time
 
 import pytest
-from django.apps import apps
 from django.conf import settings
 from django.db import connection, transaction
 from django_celery_beat.models import IntervalSchedule, PeriodicTask, PeriodicTasks
@@ -34,12 +32,14 @@ from ops.models import PipelineRun
 from pms_project.celery import app
 from portfolio.models import NavSnapshot, Position, PositionSnapshot
 from risk.models import RiskSnapshot
+from tests.figures import write_figures
+from tests.redis_server import RedisServer
 from trades.choices import ProposalStatus
 from trades.models import TradeProposal
 from trades.tests.fixtures_trades import restore_desk_groups
 
-from .desk import FRI, NEXT_MON, day_rows, desk_build
-from .process_worker import Beat, Faults, RedisBroker, Worker, process_kill, wait_until
+from .desk import FRI, NEXT_MON, day_rows, desk_build, restore_schedules
+from .process_worker import Beat, Faults, Worker, process_kill, wait_until
 from .worker_support import reset_connection_pools
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -67,7 +67,7 @@ class Rig:
 @pytest.fixture(scope="module")
 def rig(django_db_setup, tmp_path_factory):
     folder = tmp_path_factory.mktemp("faults")
-    broker = RedisBroker(folder)
+    broker = RedisServer(persist_in=folder)  # keeps its queues across a SIGKILL
     broker.start()
     db = settings.DATABASES["default"]
     env = {
@@ -86,7 +86,7 @@ def rig(django_db_setup, tmp_path_factory):
     finally:
         worker.stop()
         broker.kill()
-        print(f"\nfault figures: {STATS}")  # for docs/RELIABILITY.md (pytest -s)
+        write_figures("faults", STATS)
 
 
 @pytest.fixture
@@ -256,7 +256,7 @@ def test_the_broker_restarted_between_two_steps_the_chain_finishes(faults):
 def test_two_beats_on_one_schedule_make_one_run_per_date(faults):
     portfolio = desk_build()
     # given the desk's schedules, the EOD one due every 2 s for Friday, the others disabled
-    importlib.import_module("ops.migrations.0002_pipeline_schedules").schedules_create(apps)
+    restore_schedules()
     every, _ = IntervalSchedule.objects.get_or_create(every=2, period=IntervalSchedule.SECONDS)
     PeriodicTask.objects.exclude(name="eod-pipeline").update(enabled=False)
     PeriodicTask.objects.filter(name="eod-pipeline").update(
@@ -292,7 +292,7 @@ def test_two_beats_on_one_schedule_make_one_run_per_date(faults):
 
 def test_a_task_queued_in_a_rolled_back_transaction_never_runs(faults):
     portfolio = desk_build()
-    queue = faults.broker.client()
+    queue = faults.broker.client(timeout=2)
     # when the dispatcher and a chain are queued on commit in a transaction that rolls back
     with pytest.raises(RuntimeError), transaction.atomic():
         tasks.eod_dispatch_task.delay_on_commit(day=FRI.isoformat())

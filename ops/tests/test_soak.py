@@ -20,7 +20,6 @@ from collections import Counter
 import pytest
 from celery.signals import task_postrun
 from django.apps import apps
-from django.conf import settings as django_settings
 from django.core.management import call_command
 
 from briefing.models import MorningPack
@@ -31,16 +30,17 @@ from portfolio.choices import ExecutionSource
 from portfolio.models import CashFlow, Execution, NavSnapshot
 from portfolio.selectors import ledger_differences
 from risk.models import RiskSnapshot
+from tests.figures import write_figures
 from trades.choices import ProposalStatus
 from trades.models import TradeProposal
 from trades.tests.fixtures_trades import restore_desk_groups
 
 from . import soak
+from .desk import restore_schedules
 from .worker_support import BROKER_URL
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-FIGURES = django_settings.BASE_DIR / "logs" / "reliability" / "soak.json"
 # The tables whose rows the figures count (app label, model).
 COUNTED = [
     ("portfolio", "Price"),
@@ -67,6 +67,7 @@ def soak_settings(settings, tmp_path):
     """The drop folder in the test's tmp dir with no settle time; production settings for the
     final ``verify`` (HTTPS behind a proxy, a real key, the worker's broker)."""
     restore_desk_groups()  # an earlier transactional test's flush took the migrations' groups
+    restore_schedules()  # and the beat schedules, which the final verify checks
     settings.PMS_PRICE_DROP_DIR = tmp_path / "incoming"
     settings.PMS_PRICE_DROP_SETTLE_SECONDS = 0
     settings.SECRET_KEY = secrets.token_urlsafe(config.SECRET_KEY_MIN_LENGTH)
@@ -147,10 +148,7 @@ def test_sixty_business_days_through_a_real_worker_keep_the_book_exact(soak_sett
     assert [r for r in results if not r["ok"]] == []
 
     figures = soak_figures(desk, business, wall, results)
-    FIGURES.parent.mkdir(parents=True, exist_ok=True)
-    FIGURES.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
-    shown = {k: v for k, v in figures.items() if k != "days"}
-    print(f"soak figures (per-day timings in {FIGURES}):\n{json.dumps(shown, indent=2)}")
+    write_figures("soak", figures, hidden=("days",))
     assert figures["chains_succeeded"] == 2 * len(business) == 2 * soak.BUSINESS_DAYS
 
 

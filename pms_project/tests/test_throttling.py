@@ -8,11 +8,7 @@ The outage tests start their own redis-server on a free port, point the cache at
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import signal
-import socket
-import subprocess
 import time
 from datetime import date
 
@@ -27,6 +23,7 @@ from pms_project import cache as pcache
 from pms_project.throttles import WriteRateThrottle
 from portfolio.models import CashFlow
 from portfolio.tests.factories import UserFactory
+from tests.redis_server import RedisServer
 
 PASSWORD = "pw-for-tests-1"  # UserFactory's
 LOGINS = {"desk": "/login/", "admin": "/admin/login/"}
@@ -201,35 +198,9 @@ def test_the_default_rate_lets_six_hundred_writes_a_minute_through(db):
 @pytest.fixture
 def own_redis(settings):
     """A redis-server of this test's own on a free port, the cache pointed at it."""
-    server = shutil.which("redis-server")
-    assert server, "redis-server is not installed"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            assert time.monotonic() < deadline, "the test's redis-server did not start"
-            time.sleep(0.05)
-    settings.CACHES = {
-        "default": {
-            **django_settings.CACHES["default"],
-            "LOCATION": f"redis://127.0.0.1:{port}/0",
-        }
-    }
-    yield process
-    if process.poll() is None:
-        os.kill(process.pid, signal.SIGCONT)
-        process.kill()
-    process.wait(timeout=10)
+    with RedisServer() as server:
+        settings.CACHES = {"default": {**django_settings.CACHES["default"], "LOCATION": server.url}}
+        yield server
 
 
 FAULTS = {"down": signal.SIGKILL, "hung": signal.SIGSTOP}
@@ -243,7 +214,7 @@ def test_logins_go_on_to_the_password_check_when_redis_fails(staff, own_redis, f
         attempt(LOGINS["desk"], "desk-admin", address=f"10.0.7.{n}")
     assert attempt(LOGINS["desk"], "desk-admin", PASSWORD).status_code == 429
     # When that Redis is killed or paused
-    os.kill(own_redis.pid, fault)
+    own_redis.signal(fault)
     caplog.set_level(logging.WARNING, logger="pms_project.cache")
     started = time.monotonic()
     wrong = [attempt(path, "desk-admin").status_code for path in LOGINS.values() for _ in range(5)]
@@ -264,7 +235,7 @@ def test_writes_go_through_when_redis_fails(portfolio, trader_client, own_redis,
     # Given the throttle counting on the test's own Redis
     assert cash_flow(trader_client, 1).status_code == 201
     # When that Redis is killed or paused
-    os.kill(own_redis.pid, fault)
+    own_redis.signal(fault)
     caplog.set_level(logging.WARNING, logger="pms_project.cache")
     answers = [cash_flow(trader_client, 2 + n).status_code for n in range(5)]
     # Then every write is made (the throttle fails open), none is a 500, logged once

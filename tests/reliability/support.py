@@ -11,7 +11,6 @@ the server's backends of its own database only. Figures go to ``logs/reliability
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import http.client
 import itertools
 import json
@@ -19,7 +18,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -30,10 +28,9 @@ from bench.http_load import Server, percentile
 from briefing.services import morning_pack_generate
 from ops.tests.desk import FRI, desk_build
 from portfolio.models import Portfolio
+from tests.figures import write_figures  # noqa: F401 (the tests' rs.write_figures)
 from trades.tests.fixtures_trades import restore_desk_groups
 
-ROOT = Path(__file__).resolve().parents[2]
-FIGURES_DIR = ROOT / "logs" / "reliability"
 WEB_APP_NAME = "pms_fault_web"
 # The reads a desk makes all day: the four cached views and three lists.
 READS = {
@@ -107,7 +104,7 @@ def web_server(*, redis_url: str = "", workers: int = 2, threads: int = 4) -> Se
             "REDIS_URL": redis_url,
             "CELERY_BROKER_URL": "",
             "PGAPPNAME": WEB_APP_NAME,
-            "PMS_THROTTLE_WRITES": "1000000",
+            "PMS_THROTTLE_WRITES": "1000000/min",
         },
         workers=workers,
         threads=threads,
@@ -300,16 +297,6 @@ def figures(samples: list[Sample]) -> dict:
         "p99_ms": round(percentile(latencies, 99), 1) if latencies else None,
         "max_ms": round(latencies[-1], 1) if latencies else None,
     }
-
-
-def write_figures(name: str, data: dict) -> Path:
-    """``logs/reliability/<name>.json`` (git-ignored), for docs/RELIABILITY.md; printed too."""
-    FIGURES_DIR.mkdir(parents=True, exist_ok=True)
-    path = FIGURES_DIR / f"{name}.json"
-    data = {"test": name, "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), **data}
-    path.write_text(json.dumps(data, indent=2) + "\n")
-    print(f"\n{name} figures ({path}):\n{json.dumps(data, indent=2)}")
-    return path
 
 
 def server_log_on_failure(server: Server) -> str:
