@@ -92,14 +92,15 @@ def test_an_open_whose_answer_fails_writes_nothing(trader_client, portfolio, mon
         raise OperationalError("terminating connection due to administrator command")
 
     monkeypatch.setattr(PositionSerializer, "to_representation", connection_lost)
-    # When a trader opens a position, Then the request fails
-    with pytest.raises(OperationalError):
-        trader_client.post(
-            f"{API}/positions/open/",
-            {"symbol": "ES", "quantity": "1", "price": "5000", "trade_date": "2024-03-04"},
-            format="json",
-        )
-    # And nothing was booked: a 500 never hides a booking that a retry would repeat
+    # When a trader opens a position
+    response = trader_client.post(
+        f"{API}/positions/open/",
+        {"symbol": "ES", "quantity": "1", "price": "5000", "trade_date": "2024-03-04"},
+        format="json",
+    )
+    # Then it answers 503 (retry), and nothing was booked: the answer never hides a booking that
+    # a retry would repeat
+    assert response.status_code == 503 and response["Retry-After"] == "1"
     assert (Execution.objects.count(), Position.objects.count()) == (0, 0)
 
 
