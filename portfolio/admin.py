@@ -97,8 +97,11 @@ class PortfolioGrantAdmin(admin.ModelAdmin):
         services.grants_revoke(user=obj.user, portfolios=[obj.portfolio], revoked_by=request.user)
 
     def delete_queryset(self, request, queryset):
+        by_user: dict = {}
         for grant in queryset.select_related("user", "portfolio"):
-            self.delete_model(request, grant)
+            by_user.setdefault(grant.user, []).append(grant.portfolio)
+        for user, portfolios in by_user.items():
+            services.grants_revoke(user=user, portfolios=portfolios, revoked_by=request.user)
 
 
 @admin.register(Instrument)

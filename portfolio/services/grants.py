@@ -54,16 +54,16 @@ def grants_add(*, user, portfolios: Iterable[Portfolio], granted_by=None) -> lis
 
 def grants_revoke(*, user, portfolios: Iterable[Portfolio], revoked_by=None) -> int:
     """Revoke ``user``'s grants of ``portfolios`` (one audit event each); the number revoked."""
-    revoked = 0
     with transaction.atomic():
-        for portfolio in portfolios:
-            grant = PortfolioGrant.objects.filter(user=user, portfolio=portfolio).first()
-            if grant is None:
-                continue
+        grants = list(
+            PortfolioGrant.objects.filter(user=user, portfolio__in=list(portfolios))
+            .select_related("portfolio")
+            .order_by("portfolio__code")
+        )
+        for grant in grants:
             _audit(AuditAction.GRANT_REVOKE, grant, revoked_by, before={"user": user.username})
             grant.delete()  # row by row: its post_delete renews the ``auth`` generation
-            revoked += 1
-    return revoked
+    return len(grants)
 
 
 def _audit(action: str, grant: PortfolioGrant, actor, **state) -> None:

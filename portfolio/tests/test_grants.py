@@ -104,6 +104,34 @@ def test_the_grant_admin_lists_and_adds_through_the_service(client, two):
     assert listed.status_code == 200 and b"alice" in listed.content
 
 
+def test_deleting_selected_grants_in_the_admin_revokes_each_through_the_service(client, two):
+    a, b = two
+    root = UserFactory(username="root", is_superuser=True, is_staff=True)
+    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
+    services.grants_add(user=alice, portfolios=[a, b])
+    services.grants_add(user=bob, portfolios=[a])
+    client.force_login(root)
+    # When the admin's "delete selected" action is confirmed for all three grants
+    response = client.post(
+        "/admin/portfolio/portfoliogrant/",
+        {
+            "action": "delete_selected",
+            "_selected_action": list(PortfolioGrant.objects.values_list("pk", flat=True)),
+            "post": "yes",
+        },
+    )
+    # Then every grant is gone, each with its audit event naming the admin who revoked it
+    assert response.status_code == 302, response.content[:500]
+    assert not PortfolioGrant.objects.exists()
+    revoked = AuditEvent.objects.filter(action="grant.revoke")
+    assert sorted((e.before["user"], e.portfolio.code) for e in revoked) == [
+        ("alice", "MACRO1"),
+        ("alice", "MACRO2"),
+        ("bob", "MACRO1"),
+    ]
+    assert {e.actor for e in revoked} == {root}
+
+
 def test_restricted_staff_see_only_their_portfolios_rows_in_the_admin(client, two, book):
     """Given staff granted MACRO2 only (with the view permissions); then the portfolios' and
     the positions' changelists show MACRO2's rows, not MACRO1's (the ``book`` fixture's)."""

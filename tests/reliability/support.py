@@ -166,34 +166,20 @@ class Client:
             head["Content-Type"] = "application/json"
         start = time.monotonic()
         conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        status, data, answer_headers, error = 0, b"", {}, ""
         try:
             conn.request(method, path, body=body, headers=head)
             response = conn.getresponse()
             data = response.read()
-            sample = Sample(
-                kind,
-                method,
-                path,
-                start,
-                time.monotonic(),
-                response.status,
-                data,
-                {k.lower(): v for k, v in response.getheaders()},
-            )
+            status = response.status
+            answer_headers = {k.lower(): v for k, v in response.getheaders()}
         except (OSError, http.client.HTTPException) as exc:
-            sample = Sample(
-                kind,
-                method,
-                path,
-                start,
-                time.monotonic(),
-                0,
-                b"",
-                {},
-                f"{type(exc).__name__}: {exc}",
-            )
+            error = f"{type(exc).__name__}: {exc}"
         finally:
             conn.close()
+        sample = Sample(
+            kind, method, path, start, time.monotonic(), status, data, answer_headers, error
+        )
         if record:
             with self.lock:
                 self.samples.append(sample)
